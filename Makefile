@@ -1,0 +1,29 @@
+# converge: make run (the quickstart) and make test are the two commands a
+# fresh machine needs; both set up what they use.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+
+# Go modules tested by make test: the SDK and every module beside it.
+MODULES := . $(patsubst %/go.mod,%,$(wildcard examples/go.mod bench/go.mod))
+
+.PHONY: test testbin fmt vet bench
+
+# testbin builds (once, then cached) the control-plane binaries tests run.
+testbin:
+	@bash hack/testbin/build.sh >/dev/null
+
+fmt:
+	@unformatted=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
+
+vet:
+	@for m in $(MODULES); do (cd $$m && go vet ./...); done
+
+test: testbin fmt vet
+	@export KUBEBUILDER_ASSETS=$$(bash hack/testbin/build.sh); \
+	for m in $(MODULES); do (cd $$m && go test -race -timeout 20m ./...); done
+
+bench: testbin
+	@if [ -f bench/go.mod ]; then \
+		export KUBEBUILDER_ASSETS=$$(bash hack/testbin/build.sh); cd bench && go run .; \
+	else echo "bench: no benchmarks yet"; fi

@@ -1,0 +1,12 @@
+//go:build tools
+
+// Package kube pins the Kubernetes commands converge's tests run. Every
+// command built by ../build.sh must be imported here, or go build reports
+// missing go.sum entries.
+package kube
+
+import (
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+)

@@ -1,0 +1,12 @@
+// Package gittest runs a real Git server for converge's tests: Debian's
+// `git http-backend` behind net/http/cgi on loopback, speaking the smart HTTP
+// protocol for fetch and push, with optional basic auth. Repositories,
+// commits, branches, tags and force-pushes are made with the git CLI, so
+// what go-git reads is what real users' repositories look like.
+//
+//	srv := gittest.NewServer(t)
+//	repo := srv.NewRepo(t, "deploy")
+//	repo.Commit(t, "first", map[string]string{"apps/api/kustomization.yaml": "..."})
+//	repo.Tag(t, "v1.0.0", "release 1.0.0") // annotated; "" for lightweight
+//	url := repo.URL // http://127.0.0.1:PORT/deploy.git
+package gittest
