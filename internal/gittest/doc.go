@@ -9,4 +9,11 @@
 //	repo.Commit(t, "first", map[string]string{"apps/api/kustomization.yaml": "..."})
 //	repo.Tag(t, "v1.0.0", "release 1.0.0") // annotated; "" for lightweight
 //	url := repo.URL // http://127.0.0.1:PORT/deploy.git
+//
+// For the SSH transport, [Server.NewSSHServer] serves the same
+// repositories over SSH (a small golang.org/x/crypto/ssh server that runs the
+// real git upload-pack), with its host key as a known_hosts line:
+//
+//	sshd := srv.NewSSHServer(t, clientPublicKey)
+//	url := sshd.URL("git", "deploy") // ssh://git@127.0.0.1:PORT/deploy.git
 package gittest

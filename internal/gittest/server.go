@@ -2,6 +2,7 @@ package gittest
 
 import (
 	"crypto/subtle"
+	"encoding/pem"
 	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
@@ -19,6 +20,10 @@ type Server struct {
 	// Root holds the bare repositories, named NAME.git.
 	Root string
 
+	// CertPEM is the PEM certificate clients must trust when the server
+	// runs WithTLS; empty otherwise.
+	CertPEM []byte
+
 	requests atomic.Int64
 	http     *httptest.Server
 }
@@ -29,6 +34,13 @@ type ServerOption func(*serverConfig)
 type serverConfig struct {
 	user, password string
 	wrap           func(http.Handler) http.Handler
+	tls            bool
+}
+
+// WithTLS serves HTTPS with a certificate from a test CA; the server's
+// CertPEM trusts it.
+func WithTLS() ServerOption {
+	return func(c *serverConfig) { c.tls = true }
 }
 
 // WithBasicAuth makes the server require HTTP basic auth.
@@ -71,10 +83,16 @@ func NewServer(t testing.TB, opts ...ServerOption) *Server {
 		h = cfg.wrap(h)
 	}
 	counted := h
-	s.http = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.http = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.requests.Add(1)
 		counted.ServeHTTP(w, r)
 	}))
+	if cfg.tls {
+		s.http.StartTLS()
+		s.CertPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.http.Certificate().Raw})
+	} else {
+		s.http.Start()
+	}
 	s.URL = s.http.URL
 	t.Cleanup(s.http.Close)
 	return s

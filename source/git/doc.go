@@ -1,0 +1,47 @@
+// Package git is a [source.Source] over a Git repository, built on go-git:
+//
+//	src, err := git.New("https://example.com/deploy.git", git.Reference{Branch: "main"},
+//		git.WithBearerToken(token), git.WithCacheDir("/var/cache/converge"))
+//	if err != nil {
+//		return err
+//	}
+//	snap, err := src.Fetch(ctx) // snap.Revision == "main@sha1:<40 hex>"
+//
+// # References
+//
+// A [Reference] names a branch, a tag, a semver range over the tags, any
+// reference name, or an exact commit. The resolved revision always carries
+// the full commit hash. Names are checked against git's rules
+// ([CheckRefName]) before any I/O.
+//
+// # Fetching
+//
+// The first Fetch is shallow (depth 1) and asks only for the one reference
+// it needs. The repository stays cached between calls, in memory or on
+// disk, so later fetches transfer only new objects. When the remote still
+// points where it did, Fetch returns the previous snapshot after exactly one
+// request, the reference listing, and no pack. A branch that moves to a
+// commit not descending from the one fetched before is a *[RewriteError]
+// naming both revisions (unless [WithHistoryRewrites]); a branch or tag that
+// is gone is a *[NotFoundError], never an empty snapshot.
+//
+// # Signatures
+//
+// [WithVerification] requires signatures by one of the host's keys on the
+// fetched commit ([VerifyHead]), on the annotated tag ([VerifyTag]) or on
+// both: OpenPGP signatures (git with gpg) against armored public keys, and
+// SSH signatures (git with ssh-keygen -Y sign) against authorized_keys
+// lines. Anything else fails with [ErrUnverified].
+//
+// # Safety
+//
+// URLs are validated ([ParseURL]): only https, http and ssh (file on
+// request), nothing git or ssh could read as an option, no credentials,
+// queries or fragments. Credentials come from options and never appear in
+// errors or logs, which only ever show the redacted URL ([Redact]); they do
+// not follow a redirect to another origin, and only the first request may be
+// redirected. SSH checks host keys strictly against the known_hosts the host
+// supplies. [WithMaxFetchBytes] and [WithTimeout] hold against a server that
+// stalls or sends without end. Snapshots are confined and bounded as
+// described in package source; submodules are not fetched.
+package git

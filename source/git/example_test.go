@@ -1,0 +1,73 @@
+package git_test
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/converge-dev/converge/source/git"
+)
+
+func Example() {
+	// A repository made with the git CLI, read through a file URL (which a
+	// host must allow; https and ssh are the usual schemes).
+	dir, _ := os.MkdirTemp("", "example")
+	defer os.RemoveAll(dir)
+	run := func(args ...string) {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1",
+			"GIT_AUTHOR_NAME=a", "GIT_AUTHOR_EMAIL=a@example.com", "GIT_COMMITTER_NAME=a", "GIT_COMMITTER_EMAIL=a@example.com")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			panic(string(out))
+		}
+	}
+	run("init", "--quiet", "--initial-branch=main")
+	_ = os.MkdirAll(filepath.Join(dir, "apps"), 0o755)
+	_ = os.WriteFile(filepath.Join(dir, "apps", "api.yaml"), []byte("kind: Deployment\n"), 0o644)
+	run("add", ".")
+	run("commit", "--quiet", "-m", "first")
+
+	src, err := git.New("file://"+dir, git.Reference{Branch: "main"}, git.WithFileURLs())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	snap, err := src.Fetch(context.Background())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	data, _ := fs.ReadFile(snap.FS, "apps/api.yaml")
+	fmt.Println(strings.HasPrefix(snap.Revision, "main@sha1:"), len(snap.Commit.Hash), snap.Commit.Message)
+	fmt.Print(string(data))
+	// Output:
+	// true 40 first
+	//
+	// kind: Deployment
+}
+
+func ExampleParseURL() {
+	for _, raw := range []string{
+		"git@github.com:org/deploy.git",
+		"https://token:hunter2@example.com/deploy.git",
+		"ssh://-oProxyCommand=touch/x",
+		"ext::sh -c evil",
+	} {
+		u, err := git.ParseURL(raw, false)
+		if err != nil {
+			fmt.Println(err)
+			continue
+		}
+		fmt.Println(u)
+	}
+	// Output:
+	// ssh://git@github.com/org/deploy.git
+	// invalid repository URL "https://example.com/deploy.git": credentials in the URL; pass them as options
+	// invalid repository URL "ssh://-oProxyCommand=touch/x": contains a command-line option
+	// invalid repository URL "<redacted>": contains white space or a control character
+}

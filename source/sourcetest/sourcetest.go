@@ -1,0 +1,147 @@
+// Package sourcetest is a conformance suite for [source.Source]
+// implementations. It lives outside _test.go files so that any host or
+// third-party implementation can run it:
+//
+//	func TestConformance(t *testing.T) {
+//		sourcetest.Run(t, func(t *testing.T) sourcetest.Harness {
+//			dir := t.TempDir()
+//			return sourcetest.Harness{
+//				Source: mysource.New(dir),
+//				Write:  func(t testing.TB, files map[string]string) { ... },
+//			}
+//		})
+//	}
+package sourcetest
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/converge-dev/converge/source"
+)
+
+// Harness is one implementation under test, fresh for each subtest.
+type Harness struct {
+	// Source is the source under test; it must serve what Write wrote last.
+	Source source.Source
+	// Write changes the upstream content: each path gets its content, and
+	// an empty content deletes the path. Paths are slash-separated.
+	Write func(t testing.TB, files map[string]string)
+}
+
+// Run runs the suite. newHarness is called once per subtest.
+func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
+	t.Helper()
+	files := map[string]string{
+		"README.md":                   "# deploy\n",
+		"apps/api/kustomization.yaml": "resources: [deploy.yaml]\n",
+		"apps/api/deploy.yaml":        "kind: Deployment\n",
+		"apps/web/deploy.yaml":        "kind: Deployment\nname: web\n",
+	}
+	ctx := func(t *testing.T) context.Context {
+		c, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		t.Cleanup(cancel)
+		return c
+	}
+
+	t.Run("content", func(t *testing.T) {
+		h := newHarness(t)
+		h.Write(t, files)
+		snap, err := h.Source.Fetch(ctx(t))
+		require.NoError(t, err)
+		require.NotNil(t, snap)
+		require.NotNil(t, snap.FS)
+		assert.NotEmpty(t, snap.Revision)
+		assert.Equal(t, len(files), snap.Files)
+		var want int64
+		for p, c := range files {
+			want += int64(len(c))
+			got, err := fs.ReadFile(snap.FS, p)
+			if assert.NoError(t, err, p) {
+				assert.Equal(t, c, string(got), p)
+			}
+		}
+		assert.Equal(t, want, snap.Bytes)
+		var walked []string
+		require.NoError(t, fs.WalkDir(snap.FS, ".", func(p string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				walked = append(walked, p)
+			}
+			return err
+		}))
+		assert.ElementsMatch(t, keys(files), walked)
+		assert.NoError(t, fstest.TestFS(snap.FS, keys(files)...))
+	})
+
+	t.Run("confined", func(t *testing.T) {
+		h := newHarness(t)
+		h.Write(t, files)
+		snap, err := h.Source.Fetch(ctx(t))
+		require.NoError(t, err)
+		for _, p := range []string{"../README.md", "/README.md", "apps/../README.md", "./README.md",
+			"apps/api/../../../etc/passwd", ".git/config", ".git/HEAD", "apps\\api\\deploy.yaml", ""} {
+			_, err := fs.ReadFile(snap.FS, p)
+			assert.Error(t, err, "%q must not open", p)
+			_, err = snap.FS.Open(p)
+			assert.Error(t, err, "%q must not open", p)
+		}
+		f, err := snap.FS.Open("README.md")
+		require.NoError(t, err)
+		defer f.Close()
+		_, isWriter := f.(interface{ Write([]byte) (int, error) })
+		assert.False(t, isWriter, "snapshot files must be read-only")
+	})
+
+	t.Run("stable and changing", func(t *testing.T) {
+		h := newHarness(t)
+		h.Write(t, files)
+		first, err := h.Source.Fetch(ctx(t))
+		require.NoError(t, err)
+		again, err := h.Source.Fetch(ctx(t))
+		require.NoError(t, err)
+		assert.Equal(t, first.Revision, again.Revision, "unchanged content keeps its revision")
+
+		h.Write(t, map[string]string{"apps/web/deploy.yaml": "", "apps/db/deploy.yaml": "kind: StatefulSet\n"})
+		next, err := h.Source.Fetch(ctx(t))
+		require.NoError(t, err)
+		assert.NotEqual(t, first.Revision, next.Revision)
+		_, err = fs.Stat(next.FS, "apps/web/deploy.yaml")
+		assert.ErrorIs(t, err, fs.ErrNotExist)
+		got, err := fs.ReadFile(next.FS, "apps/db/deploy.yaml")
+		require.NoError(t, err)
+		assert.Equal(t, "kind: StatefulSet\n", string(got))
+		// The earlier snapshot does not change.
+		got, err = fs.ReadFile(first.FS, "apps/web/deploy.yaml")
+		require.NoError(t, err)
+		assert.Equal(t, files["apps/web/deploy.yaml"], string(got))
+	})
+
+	t.Run("canceled context", func(t *testing.T) {
+		h := newHarness(t)
+		h.Write(t, files)
+		c, cancel := context.WithCancel(context.Background())
+		cancel()
+		snap, err := h.Source.Fetch(c)
+		require.Error(t, err)
+		assert.Nil(t, snap)
+		assert.True(t, errors.Is(err, context.Canceled), "error %v must wrap context.Canceled", err)
+	})
+}
+
+func keys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		if !strings.HasSuffix(k, "/") {
+			out = append(out, k)
+		}
+	}
+	return out
+}
