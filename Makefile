@@ -8,9 +8,11 @@ MODULES := . $(patsubst %/go.mod,%,$(wildcard examples/go.mod bench/go.mod))
 
 .PHONY: test testbin fmt vet bench
 
-# testbin builds (once, then cached) the control-plane binaries tests run.
+# testbin builds (once, then cached) the control-plane binaries tests run
+# and the peer CLIs they compare against.
 testbin:
 	@bash hack/testbin/build.sh >/dev/null
+	@bash hack/peers/build.sh >/dev/null
 
 fmt:
 	@unformatted=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go')); \

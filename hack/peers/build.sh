@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# build.sh builds the peer CLIs converge's tests and benchmarks compare
+# against, at pinned versions, from the Go module proxy, each into
+#   ${XDG_CACHE_HOME:-$HOME/.cache}/converge/peers/<name>-<version>/
+# and prints those folders on stdout, one a line, in the order asked.
+#
+#	hack/peers/build.sh            # the peers the tests need: kustomize
+#	hack/peers/build.sh helm       # helm too, on request (about 4 minutes)
+#
+# A second run finds the binaries and is instant. Concurrent callers wait on
+# a lock instead of building the same binary twice. Progress goes to stderr.
+set -euo pipefail
+
+KUSTOMIZE_VERSION=v5.8.2 # uses sigs.k8s.io/kustomize/api v0.21.2, as converge does
+HELM_VERSION=v3.22.0
+
+cache=${XDG_CACHE_HOME:-$HOME/.cache}/converge/peers
+mkdir -p "$cache"
+
+say() { echo "peers: $*" >&2; }
+
+# install NAME VERSION PACKAGE installs PACKAGE@VERSION as
+# $cache/NAME-VERSION/NAME unless it is there, and prints the folder.
+install() {
+	local name=$1 version=$2 pkg=$3
+	local dir="$cache/$name-$version"
+	mkdir -p "$dir"
+	if [ ! -x "$dir/$name" ]; then
+		exec 9>"$dir/.lock"
+		flock 9
+		if [ ! -x "$dir/$name" ]; then
+			say "building $name $version ($(date +%T)); this takes minutes the first time, then it is cached"
+			local start=$SECONDS tmp
+			tmp=$(mktemp -d "$dir/.build.XXXXXX")
+			GOBIN=$tmp go install -ldflags "-s -w" "$pkg@$version"
+			mv "$tmp/$name" "$dir/$name"
+			rmdir "$tmp"
+			say "built $name in $((SECONDS - start))s"
+		fi
+		exec 9>&-
+	fi
+	echo "$dir"
+}
+
+peers=("$@")
+if [ ${#peers[@]} -eq 0 ]; then
+	peers=(kustomize)
+fi
+for p in "${peers[@]}"; do
+	case $p in
+	kustomize) install kustomize "$KUSTOMIZE_VERSION" sigs.k8s.io/kustomize/kustomize/v5 ;;
+	helm) install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm ;;
+	*) say "unknown peer $p (known: kustomize helm)"; exit 2 ;;
+	esac
+done

@@ -1,0 +1,10 @@
+// Package plain renders a directory tree of YAML and JSON manifests: every
+// .yaml, .yml and .json file below the directory, recursively, in lexical
+// order, each decoded with the object package's limits.
+//
+//	set, err := plain.New().Render(ctx, fsys, "manifests", render.DefaultOptions())
+//
+// Files and directories matching [render.Options].Ignore are skipped, as
+// are hidden ones (".git", ".github"). Kustomization files are not
+// interpreted: render a Kustomize tree with render/kustomize.
+package plain
