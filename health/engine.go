@@ -1,0 +1,243 @@
+package health
+
+import (
+	"fmt"
+
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
+)
+
+// Engine is the default [Checker]: the host's checkers, then CEL rules (the
+// host's, then the built-in ones), then converge's rules for built-in
+// Kubernetes kinds on top of kstatus, then the generic rules for custom
+// resources. It is safe for concurrent use.
+type Engine struct {
+	checkers Chain
+	rules    *RuleSet
+	log      logr.Logger
+}
+
+// Option configures [New].
+type Option func(*config)
+
+type config struct {
+	checkers    Chain
+	rules       []Rule
+	builtin     bool
+	ruleOptions RuleOptions
+	log         logr.Logger
+}
+
+// WithCheckers adds checkers that take precedence over every other rule
+// for the kinds they support, in the order given.
+func WithCheckers(c ...KindChecker) Option {
+	return func(cfg *config) { cfg.checkers = append(cfg.checkers, c...) }
+}
+
+// WithRules adds CEL rules; they take precedence over the built-in rules
+// and, for the kinds they match, over the built-in Kubernetes rules too.
+func WithRules(r ...Rule) Option {
+	return func(cfg *config) { cfg.rules = append(cfg.rules, r...) }
+}
+
+// WithoutBuiltinRules leaves out [BuiltinRules].
+func WithoutBuiltinRules() Option {
+	return func(cfg *config) { cfg.builtin = false }
+}
+
+// WithRuleOptions sets the limits of CEL rules; see [DefaultRuleOptions].
+func WithRuleOptions(o RuleOptions) Option {
+	return func(cfg *config) { cfg.ruleOptions = o }
+}
+
+// WithLogger sets a logger for rule failures; discarded by default.
+func WithLogger(l logr.Logger) Option {
+	return func(cfg *config) { cfg.log = l }
+}
+
+// New returns an engine. It compiles the CEL rules, so a rule that does not
+// compile is an error here (a [*RuleError] matching [ErrInvalidRule]), never
+// at check time.
+func New(opts ...Option) (*Engine, error) {
+	cfg := config{builtin: true, ruleOptions: DefaultRuleOptions(), log: logr.Discard()}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	rules := cfg.rules
+	if cfg.builtin {
+		rules = append(append([]Rule(nil), rules...), BuiltinRules()...)
+	}
+	rs, err := CompileRules(rules, cfg.ruleOptions)
+	if err != nil {
+		return nil, err
+	}
+	return &Engine{checkers: cfg.checkers, rules: rs, log: cfg.log}, nil
+}
+
+// Check returns obj's health. A nil obj is [Missing]. Check never panics:
+// a panic in a host's checker becomes [Unknown] with reason "CheckPanicked".
+func (e *Engine) Check(obj *unstructured.Unstructured) (res Result) {
+	if obj == nil || obj.Object == nil {
+		return Result{Status: Missing, Reason: "NotFound", Message: "object does not exist"}
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			e.log.Info("health check panicked", "kind", obj.GetKind(), "name", obj.GetName(), "panic", p)
+			res = Result{Status: Unknown, Reason: "CheckPanicked", Message: fmt.Sprint("health check panicked: ", p)}
+		}
+	}()
+	gk := groupKind(obj.Object)
+	if e.checkers.Supports(gk) {
+		return e.checkers.Check(obj)
+	}
+	if e.rules.Supports(gk) {
+		res = e.rules.Check(obj)
+		if res.Reason == "RuleError" || res.Reason == "RuleCostExceeded" {
+			e.log.V(1).Info("health rule failed", "kind", gk.String(), "name", obj.GetName(), "message", res.Message)
+		}
+		return res
+	}
+	return Builtin(obj)
+}
+
+// Builtin returns obj's health by converge's rules for built-in Kubernetes
+// kinds (kstatus's, made stricter) and the generic rules for every other
+// kind, without CEL rules. It is pure and safe for concurrent use.
+func Builtin(obj *unstructured.Unstructured) Result {
+	if obj == nil || obj.Object == nil {
+		return Result{Status: Missing, Reason: "NotFound", Message: "object does not exist"}
+	}
+	o := obj.Object
+	if ts, err := str(o, "metadata", "deletionTimestamp"); err != nil {
+		return invalid(err)
+	} else if ts != "" {
+		return Result{Status: Progressing, Reason: "Terminating", Message: "object is being deleted"}
+	}
+	gk := groupKind(o)
+	k, known := kinds[gk]
+	if !known && !builtinGroups[gk.Group] {
+		if r, decided := custom(o); decided {
+			return r
+		}
+	}
+	if !known && builtinGroups[gk.Group] {
+		// A built-in kind with no rule of its own: without a status there
+		// is nothing for kstatus to read (ConfigMaps, Secrets, RBAC...).
+		if st, found := o["status"]; !found || st == nil {
+			return Result{Status: Healthy, Reason: "Exists", Message: gk.Kind + " has no status to wait for"}
+		}
+	}
+	if known && k.before != nil {
+		if r, decided := k.before(o); decided {
+			return r
+		}
+	}
+	ks, err := compute(obj)
+	if err != nil {
+		return invalid(err)
+	}
+	res := Result{Status: FromKstatus(ks.Status), Reason: kstatusReason(ks), Message: ks.Message}
+	if res.Message == "" {
+		res.Message = "kstatus says " + string(ks.Status) + " (" + res.Reason + ")"
+	}
+	if known && k.after != nil {
+		res = k.after(o, res)
+	}
+	return res
+}
+
+// compute calls kstatus, turning a panic into an error.
+func compute(obj *unstructured.Unstructured) (res *kstatus.Result, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			res, err = nil, fmt.Errorf("kstatus: %v", p)
+		}
+	}()
+	return kstatus.Compute(obj)
+}
+
+func kstatusReason(r *kstatus.Result) string {
+	for _, c := range r.Conditions {
+		if c.Reason != "" {
+			return c.Reason
+		}
+	}
+	return "kstatus" + string(r.Status)
+}
+
+func invalid(err error) Result {
+	return Result{Status: Unknown, Reason: "InvalidStatus", Message: err.Error()}
+}
+
+// groupKind reads apiVersion and kind without allocating a GroupVersionKind
+// parse error: a malformed apiVersion gives an empty group.
+func groupKind(o map[string]any) schema.GroupKind {
+	av, _ := o["apiVersion"].(string)
+	k, _ := o["kind"].(string)
+	g := ""
+	for i := 0; i < len(av); i++ {
+		if av[i] == '/' {
+			g = av[:i]
+			break
+		}
+	}
+	return schema.GroupKind{Group: g, Kind: k}
+}
+
+// custom applies the stricter generic rule for custom resources: an object
+// must say something about itself before it can be Healthy. decided is
+// false when kstatus's generic rules should decide.
+func custom(o map[string]any) (Result, bool) {
+	st, found, err := field(o, "status")
+	if err != nil {
+		return invalid(err), true
+	}
+	m, isMap := st.(map[string]any)
+	if found && !isMap {
+		return invalid(fmt.Errorf(".status is %s, not an object", typeName(st))), true
+	}
+	if !found || len(m) == 0 {
+		return Result{Status: Unknown, Reason: "NoStatus",
+			Message: "the object has no status; add a health rule for its kind"}, true
+	}
+	conds, err := conditions(o)
+	if err != nil {
+		return invalid(err), true
+	}
+	_, hasObserved, err := integer(o, "status", "observedGeneration")
+	if err != nil {
+		return invalid(err), true
+	}
+	if _, _, err := integer(o, "metadata", "generation"); err != nil {
+		return invalid(err), true
+	}
+	if len(conds) == 0 && !hasObserved {
+		return Result{Status: Unknown, Reason: "NoConditions",
+			Message: "the object's status has no conditions and no observedGeneration; add a health rule for its kind"}, true
+	}
+	if !hasObserved {
+		_, ready := find(conds, "Ready")
+		_, reconciling := find(conds, "Reconciling")
+		_, stalled := find(conds, "Stalled")
+		if !ready && !reconciling && !stalled {
+			return Result{Status: Unknown, Reason: "NoReadyCondition",
+				Message: "the object has neither a Ready, Reconciling or Stalled condition nor an observedGeneration; add a health rule for its kind"}, true
+		}
+	}
+	return Result{}, false
+}
+
+// builtinGroups are the API groups served by Kubernetes itself; kinds in
+// them that have no rule of their own (RBAC, ConfigMaps, StorageClasses...)
+// carry no status and are Healthy once they exist.
+var builtinGroups = map[string]bool{
+	"": true, "apps": true, "batch": true, "autoscaling": true, "policy": true, "extensions": true,
+	"rbac.authorization.k8s.io": true, "networking.k8s.io": true, "storage.k8s.io": true,
+	"scheduling.k8s.io": true, "admissionregistration.k8s.io": true, "apiextensions.k8s.io": true,
+	"apiregistration.k8s.io": true, "coordination.k8s.io": true, "discovery.k8s.io": true,
+	"node.k8s.io": true, "certificates.k8s.io": true, "flowcontrol.apiserver.k8s.io": true,
+	"events.k8s.io": true, "resource.k8s.io": true, "authentication.k8s.io": true,
+	"authorization.k8s.io": true, "internal.apiserver.k8s.io": true, "storagemigration.k8s.io": true,
+}
