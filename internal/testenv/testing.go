@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"regexp"
@@ -16,7 +17,15 @@ import (
 
 // Main starts a plane, stores it in *env, runs the package's tests, stops
 // the plane and exits. Call it from TestMain.
+//
+// When the binary runs fuzz targets (-test.fuzz, and the fuzzing workers
+// it starts), no plane is started and *env stays nil: fuzz targets are
+// pure, and one plane per worker process would only cost time.
 func Main(m *testing.M, opts Options, env **Env) {
+	flag.Parse()
+	if fuzzing() {
+		os.Exit(m.Run())
+	}
 	start := time.Now()
 	e, err := Start(opts)
 	if err != nil {
@@ -33,6 +42,15 @@ func Main(m *testing.M, opts Options, env **Env) {
 		}
 	}
 	os.Exit(code)
+}
+
+func fuzzing() bool {
+	for _, name := range []string{"test.fuzz", "test.fuzzworker"} {
+		if f := flag.Lookup(name); f != nil && f.Value.String() != "" && f.Value.String() != "false" {
+			return true
+		}
+	}
+	return false
 }
 
 var unsafeChars = regexp.MustCompile(`[^a-z0-9-]+`)

@@ -1,0 +1,277 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic/dynamicinformer"
+	toolscache "k8s.io/client-go/tools/cache"
+)
+
+// CacheOptions scope a [Cache].
+type CacheOptions struct {
+	// Namespaces limits the cache to these namespaces (plus cluster-scoped
+	// objects). Objects in other namespaces are read with a direct GET.
+	// Empty means all namespaces.
+	Namespaces []string
+	// Selector limits the cache to objects with matching labels, such as
+	// converge's ownership label. Objects outside it are read with a direct
+	// GET, so a miss costs a request; with no selector a miss is a
+	// NotFound answered from memory.
+	Selector labels.Selector
+	// Transform, when set, rewrites each object before it is stored, to
+	// trim what the cache keeps. See [TrimManagedFields].
+	Transform toolscache.TransformFunc
+}
+
+// Cache is a watch-backed view of live objects. It starts a watch (an
+// informer) for each resource on first use and answers from memory after
+// that, so reading an object whose kind is watched costs no request. It is
+// safe for concurrent use.
+//
+// Objects returned by the cache are shared: callers must not modify them
+// (DeepCopy first).
+type Cache struct {
+	client *Client
+	opts   CacheOptions
+
+	mu        sync.Mutex
+	informers map[informerKey]*informer
+	stop      chan struct{}
+	stopped   bool
+}
+
+type informerKey struct {
+	gvr       schema.GroupVersionResource
+	namespace string // "" for cluster-scoped resources or all namespaces
+}
+
+type informer struct {
+	informer toolscache.SharedIndexInformer
+	synced   chan struct{} // closed once the initial list is in
+}
+
+// NewCache returns a cache over c. Call Stop when done.
+func NewCache(c *Client, opts CacheOptions) *Cache {
+	if opts.Selector == nil {
+		opts.Selector = labels.Everything()
+	}
+	return &Cache{client: c, opts: opts, informers: map[informerKey]*informer{}, stop: make(chan struct{})}
+}
+
+// Stop ends every watch. The cache answers no more reads after it.
+func (c *Cache) Stop() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.stopped {
+		c.stopped = true
+		close(c.stop)
+	}
+}
+
+// Get returns the live object of kind gvk, or an error satisfying
+// apierrors.IsNotFound. The object is the cache's own: do not modify it.
+func (c *Cache) Get(ctx context.Context, gvk schema.GroupVersionKind, namespace, name string) (*unstructured.Unstructured, error) {
+	return c.get(ctx, gvk, namespace, name, true)
+}
+
+// get reads from memory; on a miss that does not prove absence (outside
+// the namespaces or the selector) it reads the API server when direct is
+// set, and reports NotFound otherwise.
+func (c *Cache) get(ctx context.Context, gvk schema.GroupVersionKind, namespace, name string, direct bool) (*unstructured.Unstructured, error) {
+	m, err := c.client.RESTMapping(gvk)
+	if err != nil {
+		return nil, err
+	}
+	namespaced := m.Scope.Name() == meta.RESTScopeNameNamespace
+	if namespaced && namespace == "" {
+		return nil, fmt.Errorf("%s %s is namespaced but has no namespace", gvk.Kind, name)
+	}
+	if !namespaced {
+		namespace = ""
+	}
+	key, covered := c.keyFor(m.Resource, namespace, namespaced)
+	if !covered {
+		if !direct {
+			return nil, fmt.Errorf("namespace %q is outside the cache", namespace)
+		}
+		return c.client.Get(ctx, gvk, namespace, name)
+	}
+	inf, err := c.start(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	storeKey := name
+	if namespace != "" {
+		storeKey = namespace + "/" + name
+	}
+	item, exists, err := inf.informer.GetStore().GetByKey(storeKey)
+	if err != nil {
+		return nil, err
+	}
+	if exists {
+		return item.(*unstructured.Unstructured), nil
+	}
+	if direct && !c.opts.Selector.Empty() {
+		// Outside the selector does not mean absent.
+		return c.client.Get(ctx, gvk, namespace, name)
+	}
+	return nil, apierrors.NewNotFound(m.Resource.GroupResource(), name)
+}
+
+// Prime starts watches for the given kinds in every namespace the cache
+// covers and waits until they are synced, so later reads cost nothing.
+func (c *Cache) Prime(ctx context.Context, gvks ...schema.GroupVersionKind) error {
+	for _, gvk := range gvks {
+		m, err := c.client.RESTMapping(gvk)
+		if err != nil {
+			return err
+		}
+		namespaced := m.Scope.Name() == meta.RESTScopeNameNamespace
+		namespaces := []string{""}
+		if namespaced && len(c.opts.Namespaces) > 0 {
+			namespaces = c.opts.Namespaces
+		}
+		for _, ns := range namespaces {
+			key, _ := c.keyFor(m.Resource, ns, namespaced)
+			if _, err := c.start(ctx, key); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// WaitForSync waits until every watch started so far has its initial list.
+func (c *Cache) WaitForSync(ctx context.Context) error {
+	c.mu.Lock()
+	infs := make([]*informer, 0, len(c.informers))
+	for _, inf := range c.informers {
+		infs = append(infs, inf)
+	}
+	c.mu.Unlock()
+	for _, inf := range infs {
+		select {
+		case <-inf.synced:
+		case <-ctx.Done():
+			return fmt.Errorf("wait for cache sync: %w", ctx.Err())
+		}
+	}
+	return nil
+}
+
+// keyFor says which informer covers a namespace of a resource, and whether
+// any does.
+func (c *Cache) keyFor(gvr schema.GroupVersionResource, namespace string, namespaced bool) (informerKey, bool) {
+	if !namespaced || len(c.opts.Namespaces) == 0 {
+		return informerKey{gvr: gvr}, true
+	}
+	return informerKey{gvr: gvr, namespace: namespace}, slices.Contains(c.opts.Namespaces, namespace)
+}
+
+// start returns the informer for key, starting it on first use, and waits
+// until it has synced.
+func (c *Cache) start(ctx context.Context, key informerKey) (*informer, error) {
+	c.mu.Lock()
+	if c.stopped {
+		c.mu.Unlock()
+		return nil, fmt.Errorf("cache is stopped")
+	}
+	inf, ok := c.informers[key]
+	if !ok {
+		selector := c.opts.Selector.String()
+		// No resync period: the watch delivers every change, and a periodic
+		// resync would only cost CPU.
+		shared := dynamicinformer.NewFilteredDynamicInformer(c.client.dynamic, key.gvr, key.namespace, 0,
+			toolscache.Indexers{}, func(o *metav1.ListOptions) { o.LabelSelector = selector })
+		inf = &informer{informer: shared.Informer(), synced: make(chan struct{})}
+		if c.opts.Transform != nil {
+			if err := inf.informer.SetTransform(c.opts.Transform); err != nil {
+				c.mu.Unlock()
+				return nil, err
+			}
+		}
+		c.informers[key] = inf
+		go inf.informer.Run(c.stop)
+		go func() {
+			if toolscache.WaitForCacheSync(c.stop, inf.informer.HasSynced) {
+				close(inf.synced)
+			}
+		}()
+	}
+	c.mu.Unlock()
+	select {
+	case <-inf.synced:
+		return inf, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("wait for watch on %s: %w", key.gvr.Resource, ctx.Err())
+	case <-c.stop:
+		return nil, fmt.Errorf("cache is stopped")
+	}
+}
+
+// AddEventHandler calls h for changes to objects of kind gvk in the
+// namespaces the cache covers, starting the watch if needed. It returns a
+// function that removes the handler.
+func (c *Cache) AddEventHandler(ctx context.Context, gvk schema.GroupVersionKind, namespace string, h toolscache.ResourceEventHandler) (remove func(), err error) {
+	m, err := c.client.RESTMapping(gvk)
+	if err != nil {
+		return nil, err
+	}
+	namespaced := m.Scope.Name() == meta.RESTScopeNameNamespace
+	if !namespaced {
+		namespace = ""
+	}
+	key, covered := c.keyFor(m.Resource, namespace, namespaced)
+	if !covered {
+		return nil, fmt.Errorf("namespace %q is outside the cache", namespace)
+	}
+	inf, err := c.start(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	reg, err := inf.informer.AddEventHandler(h)
+	if err != nil {
+		return nil, err
+	}
+	return func() { _ = inf.informer.RemoveEventHandler(reg) }, nil
+}
+
+// TrimManagedFields returns a cache transform that keeps only the
+// managedFields entries of the given managers (converge's own, for apply
+// receipts) and drops the last-applied-configuration annotation, which
+// together are most of an object's size in memory. Diffs computed from a
+// trimmed cache cannot name the other managers of conflicting fields.
+func TrimManagedFields(keep ...string) toolscache.TransformFunc {
+	return func(obj any) (any, error) {
+		u, ok := obj.(*unstructured.Unstructured)
+		if !ok {
+			return obj, nil
+		}
+		entries := u.GetManagedFields()
+		kept := entries[:0]
+		for _, e := range entries {
+			if slices.Contains(keep, e.Manager) {
+				kept = append(kept, e)
+			}
+		}
+		if len(kept) != len(entries) {
+			u.SetManagedFields(kept)
+		}
+		if ann := u.GetAnnotations(); ann != nil {
+			if _, ok := ann["kubectl.kubernetes.io/last-applied-configuration"]; ok {
+				delete(ann, "kubectl.kubernetes.io/last-applied-configuration")
+				u.SetAnnotations(ann)
+			}
+		}
+		return u, nil
+	}
+}

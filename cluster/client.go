@@ -1,0 +1,142 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+)
+
+// Client reaches one API server. It is safe for concurrent use, and meant
+// to be shared by everything that talks to that cluster.
+type Client struct {
+	config    *rest.Config
+	dynamic   dynamic.Interface
+	discovery discovery.CachedDiscoveryInterface
+	mapper    *restmapper.DeferredDiscoveryRESTMapper
+	counter   *requestCounter
+	schemas   *schemaCache
+	log       logr.Logger
+}
+
+// Option configures [New].
+type Option func(*Client)
+
+// WithLogger sets the logger; by default nothing is logged.
+func WithLogger(l logr.Logger) Option { return func(c *Client) { c.log = l } }
+
+// New returns a Client for cfg. cfg is copied; every request made through
+// the Client, or through [Client.Config], is counted in [Client.Requests].
+func New(cfg *rest.Config, opts ...Option) (*Client, error) {
+	c := &Client{counter: &requestCounter{counts: Requests{}}, log: logr.Discard()}
+	for _, o := range opts {
+		o(c)
+	}
+	c.config = rest.CopyConfig(cfg)
+	c.config.Wrap(c.counter.wrap)
+	if c.config.QPS == 0 {
+		// client-go's default of 5 QPS throttles a reconcile of thousands
+		// of objects; the API server's own flow control is the real limit.
+		c.config.QPS, c.config.Burst = 200, 400
+	}
+	dc, err := discovery.NewDiscoveryClientForConfig(c.config)
+	if err != nil {
+		return nil, fmt.Errorf("discovery client: %w", err)
+	}
+	c.discovery = memory.NewMemCacheClient(dc)
+	c.mapper = restmapper.NewDeferredDiscoveryRESTMapper(c.discovery)
+	if c.dynamic, err = dynamic.NewForConfig(c.config); err != nil {
+		return nil, fmt.Errorf("dynamic client: %w", err)
+	}
+	c.schemas = newSchemaCache(c.discovery)
+	return c, nil
+}
+
+// Config returns the client's rest.Config, whose requests are counted too.
+func (c *Client) Config() *rest.Config { return rest.CopyConfig(c.config) }
+
+// Dynamic returns the dynamic client.
+func (c *Client) Dynamic() dynamic.Interface { return c.dynamic }
+
+// Requests returns the requests made so far.
+func (c *Client) Requests() Requests { return c.counter.snapshot() }
+
+// RESTMapping maps a kind to its resource. A kind the cached discovery does
+// not know (a CRD created since) refreshes discovery once before failing.
+func (c *Client) RESTMapping(gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
+	m, err := c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if meta.IsNoMatchError(err) {
+		c.Invalidate()
+		m, err = c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("map %s: %w", gvk, err)
+	}
+	return m, nil
+}
+
+// Invalidate drops cached discovery and schemas, after CRDs or API
+// services change.
+func (c *Client) Invalidate() {
+	c.mapper.Reset()
+	c.schemas.invalidate()
+}
+
+// ResourceFor returns the dynamic client for obj's kind and namespace.
+func (c *Client) ResourceFor(obj *unstructured.Unstructured) (dynamic.ResourceInterface, *meta.RESTMapping, error) {
+	m, err := c.RESTMapping(obj.GroupVersionKind())
+	if err != nil {
+		return nil, nil, err
+	}
+	ri := c.dynamic.Resource(m.Resource)
+	if m.Scope.Name() == meta.RESTScopeNameNamespace {
+		if obj.GetNamespace() == "" {
+			return nil, nil, fmt.Errorf("%s %s is namespaced but has no namespace", obj.GetKind(), obj.GetName())
+		}
+		return ri.Namespace(obj.GetNamespace()), m, nil
+	}
+	return ri, m, nil
+}
+
+// Get reads one object from the API server (one request).
+func (c *Client) Get(ctx context.Context, gvk schema.GroupVersionKind, namespace, name string) (*unstructured.Unstructured, error) {
+	probe := &unstructured.Unstructured{}
+	probe.SetGroupVersionKind(gvk)
+	probe.SetNamespace(namespace)
+	ri, _, err := c.ResourceFor(probe)
+	if err != nil {
+		return nil, err
+	}
+	return ri.Get(ctx, name, metav1.GetOptions{})
+}
+
+// ErrNoName is returned for an object without a name where one is needed.
+var ErrNoName = errors.New("object has no name")
+
+// DryRunApply sends obj as a server-side apply with dryRun=All under the
+// given field manager, forcing ownership, and returns the object the
+// server would store. It writes nothing.
+func (c *Client) DryRunApply(ctx context.Context, obj *unstructured.Unstructured, fieldManager string) (*unstructured.Unstructured, error) {
+	if obj.GetName() == "" {
+		return nil, ErrNoName
+	}
+	ri, _, err := c.ResourceFor(obj)
+	if err != nil {
+		return nil, err
+	}
+	return ri.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{
+		FieldManager: fieldManager,
+		Force:        true,
+		DryRun:       []string{metav1.DryRunAll},
+	})
+}

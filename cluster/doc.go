@@ -1,0 +1,16 @@
+// Package cluster is converge's edge to the Kubernetes API server: a client
+// that counts every request it makes, a REST mapper that refreshes itself
+// when a kind is missing or CRDs change, OpenAPI v3 type converters for
+// server-side-apply simulation, and a watch-backed [Cache] of live objects,
+// so that reading the live state of an unchanged object costs no request.
+//
+//	c, err := cluster.New(restConfig)
+//	cache := cluster.NewCache(c, cluster.CacheOptions{Namespaces: []string{"shop"}})
+//	defer cache.Stop()
+//	live, err := cache.Get(ctx, id) // starts a watch for the kind on first use
+//	fmt.Println(c.Requests())       // e.g. list=1 watch=1 get=0
+//
+// Everything else in converge that needs live data declares the small
+// interface it needs (diff's schemas and dry-run, health's watch view) and
+// this package satisfies it, so the pure packages never import this one.
+package cluster

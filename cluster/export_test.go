@@ -1,0 +1,4 @@
+package cluster
+
+// Classify exposes classify to the tests.
+var Classify = classify

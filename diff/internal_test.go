@@ -1,0 +1,165 @@
+package diff
+
+import (
+	"bytes"
+	"reflect"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+
+	"github.com/converge-dev/converge/object"
+)
+
+func TestRemovePath(t *testing.T) {
+	doc := func() map[string]any {
+		return map[string]any{
+			"metadata": map[string]any{"annotations": map[string]any{"example.com/x": "1", "keep": "2"}},
+			"spec": map[string]any{"containers": []any{
+				map[string]any{"name": "api", "image": "a", "env": []any{map[string]any{"name": "A", "value": "1"}}},
+				map[string]any{"name": "sidecar", "image": "b"},
+			}},
+		}
+	}
+	cases := map[string]struct {
+		path    string
+		pointer bool
+		check   func(t *testing.T, m map[string]any)
+	}{
+		"field with a quoted key": {path: `.metadata.annotations["example.com/x"]`, check: func(t *testing.T, m map[string]any) {
+			assert.Equal(t, map[string]any{"keep": "2"}, m["metadata"].(map[string]any)["annotations"])
+		}},
+		"selector": {path: ".spec.containers[name=sidecar].image", check: func(t *testing.T, m map[string]any) {
+			cs := m["spec"].(map[string]any)["containers"].([]any)
+			assert.Equal(t, "a", cs[0].(map[string]any)["image"])
+			assert.NotContains(t, cs[1], "image")
+		}},
+		"wildcard": {path: ".spec.containers[*].image", check: func(t *testing.T, m map[string]any) {
+			for _, c := range m["spec"].(map[string]any)["containers"].([]any) {
+				assert.NotContains(t, c, "image")
+			}
+		}},
+		"index then nested": {path: ".spec.containers[0].env[0].value", check: func(t *testing.T, m map[string]any) {
+			env := m["spec"].(map[string]any)["containers"].([]any)[0].(map[string]any)["env"].([]any)
+			assert.Equal(t, map[string]any{"name": "A"}, env[0])
+		}},
+		"JSON pointer with escapes": {path: "/metadata/annotations/example.com~1x", pointer: true, check: func(t *testing.T, m map[string]any) {
+			assert.Equal(t, map[string]any{"keep": "2"}, m["metadata"].(map[string]any)["annotations"])
+		}},
+		"JSON pointer with an index": {path: "/spec/containers/1/image", pointer: true, check: func(t *testing.T, m map[string]any) {
+			assert.NotContains(t, m["spec"].(map[string]any)["containers"].([]any)[1], "image")
+		}},
+		"missing path is a no-op": {path: ".spec.nothing.here", check: func(t *testing.T, m map[string]any) {
+			assert.Equal(t, doc(), m)
+		}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			parse := parsePath
+			if tc.pointer {
+				parse = parseJSONPointer
+			}
+			steps, err := parse(tc.path)
+			require.NoError(t, err)
+			m := doc()
+			removePath(m, steps)
+			tc.check(t, m)
+		})
+	}
+}
+
+func TestNormalize(t *testing.T) {
+	scheme := runtime.NewScheme()
+	require.NoError(t, clientgoscheme.AddToScheme(scheme))
+	n := normalizer{scheme: scheme}
+	secret := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "Secret", "metadata": map[string]any{"name": "s"},
+		"data":       map[string]any{"a": "eA=="},
+		"stringData": map[string]any{"b": "y", "a": "z"},
+	}}
+	out, exact := n.normalize(secret)
+	assert.True(t, exact)
+	assert.Equal(t, map[string]any{"a": "eg==", "b": "eQ=="}, out.Object["data"], "stringData folds into data and wins")
+	assert.NotContains(t, out.Object, "stringData")
+	assert.Contains(t, secret.Object, "stringData", "the input is not modified")
+
+	custom := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "example.com/v1", "kind": "Widget", "metadata": map[string]any{"name": "w"},
+		"spec": map[string]any{"replicas": 2.0, "ratio": 0.5},
+	}}
+	out, _ = n.normalize(custom)
+	assert.Equal(t, map[string]any{"replicas": int64(2), "ratio": 0.5}, out.Object["spec"])
+
+	badDeployment := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apps/v1", "kind": "Deployment", "metadata": map[string]any{"name": "d"},
+		"spec": map[string]any{"replicas": "three"},
+	}}
+	_, exact = n.normalize(badDeployment)
+	assert.False(t, exact)
+}
+
+// FuzzIgnorePaths parses arbitrary path expressions and JSON pointers and
+// applies them to a document: no panic, and a parsed path never grows the
+// document.
+func FuzzIgnorePaths(f *testing.F) {
+	for _, s := range []string{".spec.replicas", `.metadata.annotations["a.b/c"]`, ".a[*].b[k=v][0]", "/a/b~1c/0", "[", ".a[", `.a["\"]`, ".a[-1]", "/~2", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, parse := range []func(string) ([]step, error){parsePath, parseJSONPointer} {
+			steps, err := parse(s)
+			if err != nil {
+				continue
+			}
+			doc := map[string]any{"a": []any{map[string]any{"b": "x", "k": "v"}, "y"}, "spec": map[string]any{"replicas": int64(1)}}
+			before := len(doc)
+			removePath(doc, steps)
+			if len(doc) > before {
+				t.Fatalf("removing %q grew the document", s)
+			}
+		}
+		_ = ValidateIgnoreRules([]IgnoreRule{{Paths: []string{s}, JSONPointers: []string{s}, Name: s}})
+	})
+}
+
+// FuzzNormalize normalizes decoded objects: no panic, the input unchanged,
+// and normalizing twice changes nothing more.
+func FuzzNormalize(f *testing.F) {
+	for _, s := range []string{
+		"apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {a: b}\ndata: {c: 1}\n",
+		"apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {replicas: 1.0, template: {spec: {containers: [{name: a, resources: {limits: {cpu: 1000m}}}]}}}\n",
+		"apiVersion: example.com/v1\nkind: W\nmetadata: {name: w}\nspec: {a: [1.0, 2.5, {b: 3.0}]}\n",
+		"apiVersion: v1\nkind: Secret\nstringData: [1]\n",
+	} {
+		f.Add([]byte(s))
+	}
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		f.Fatal(err)
+	}
+	n := normalizer{scheme: scheme}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		objs, err := object.DecodeBytes(data, object.DecodeOptions{MaxBytes: 64 << 10, MaxDepth: 32, MaxDocuments: 4})
+		if err != nil {
+			return
+		}
+		for _, o := range objs {
+			snapshot := o.DeepCopy()
+			once, _ := n.normalize(o)
+			if !reflect.DeepEqual(snapshot.Object, o.Object) {
+				t.Fatal("normalize modified its input")
+			}
+			twice, _ := n.normalize(once)
+			if !reflect.DeepEqual(once.Object, twice.Object) {
+				a, _ := once.MarshalJSON()
+				b, _ := twice.MarshalJSON()
+				if !bytes.Equal(a, b) {
+					t.Fatalf("normalize is not idempotent:\n%s\n%s", a, b)
+				}
+			}
+		}
+	})
+}
