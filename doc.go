@@ -36,14 +36,14 @@
 //
 // # Wiring
 //
-// A reconcile pass, as a host writes it (the packages after object land one
-// by one; see the README for what is there today):
+// A reconcile pass, as a host writes it (secrets and apply land later; see
+// the README for what is there today):
 //
-//	snap, err := src.Fetch(ctx)                          // source
-//	set, err := renderer.Render(ctx, snap.FS, "clusters/prod", render.DefaultOptions())
-//	err = decryptor.Decrypt(ctx, set)                    // secrets
-//	res, err := applier.Apply(ctx, set, apply.DefaultOptions())
-//	err = health.Wait(ctx, cache, res.Applied(), health.DefaultWaitOptions())
+//	snap, err := src.Fetch(ctx)                         // source/git: one ref listing when unchanged
+//	set, err := kustomize.New().Render(ctx, snap.FS, "clusters/prod", render.DefaultOptions())
+//	live, err := cache.Get(ctx, gvk, namespace, name)   // cluster: from a watch, no request
+//	res, err := differ.Diff(ctx, desired, live)         // diff: Create, Update or Unchanged
+//	report, err := health.Wait(ctx, cache.View(), checker, set.IDs(), health.DefaultWaitOptions())
 //
 // Every call takes a context first, every collaborator is an interface with
 // a Func adapter, and nothing keeps global state, so many reconcilers can
