@@ -30,6 +30,11 @@ type CacheOptions struct {
 	// Transform, when set, rewrites each object before it is stored, to
 	// trim what the cache keeps. See [TrimManagedFields].
 	Transform toolscache.TransformFunc
+	// IgnoreCRDChanges stops the cache from watching
+	// CustomResourceDefinitions, for hosts not allowed to list them. By
+	// default a CRD added, changed or removed refreshes the client's REST
+	// mapper and OpenAPI schemas.
+	IgnoreCRDChanges bool
 }
 
 // Cache is a watch-backed view of live objects. It starts a watch (an
@@ -43,10 +48,11 @@ type Cache struct {
 	client *Client
 	opts   CacheOptions
 
-	mu        sync.Mutex
-	informers map[informerKey]*informer
-	stop      chan struct{}
-	stopped   bool
+	mu          sync.Mutex
+	informers   map[informerKey]*informer
+	stop        chan struct{}
+	stopped     bool
+	watchingCRD bool
 }
 
 type informerKey struct {
@@ -200,6 +206,10 @@ func (c *Cache) start(ctx context.Context, key informerKey) (*informer, error) {
 			}
 		}
 		c.informers[key] = inf
+		if !c.opts.IgnoreCRDChanges && !c.watchingCRD {
+			c.watchingCRD = true
+			c.watchCRDs()
+		}
 		go inf.informer.Run(c.stop)
 		go func() {
 			if toolscache.WaitForCacheSync(c.stop, inf.informer.HasSynced) {
@@ -274,4 +284,29 @@ func TrimManagedFields(keep ...string) toolscache.TransformFunc {
 		}
 		return u, nil
 	}
+}
+
+var gvrCRD = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+
+// watchCRDs invalidates the client's discovery and schemas whenever a CRD
+// is added, changes its spec, or goes away, so new kinds map and changed
+// schemas compare without a restart. Called with c.mu held.
+func (c *Cache) watchCRDs() {
+	inf := dynamicinformer.NewFilteredDynamicInformer(c.client.dynamic, gvrCRD, "", 0, toolscache.Indexers{}, nil).Informer()
+	_, _ = inf.AddEventHandler(toolscache.ResourceEventHandlerDetailedFuncs{
+		AddFunc: func(_ any, initial bool) {
+			if !initial {
+				c.client.Invalidate()
+			}
+		},
+		UpdateFunc: func(oldObj, newObj any) {
+			o, ok1 := oldObj.(*unstructured.Unstructured)
+			n, ok2 := newObj.(*unstructured.Unstructured)
+			if !ok1 || !ok2 || o.GetGeneration() != n.GetGeneration() {
+				c.client.Invalidate()
+			}
+		},
+		DeleteFunc: func(any) { c.client.Invalidate() },
+	})
+	go inf.Run(c.stop)
 }

@@ -71,6 +71,10 @@ type Differ struct {
 	mu       sync.Mutex
 	managers map[managerKey]*fieldManager
 	verdicts map[verdictKey]*Result
+	// mutated holds objects whose last apply the server stored differently
+	// from the local merge's prediction (a mutating webhook, defaulting of
+	// list keys): their local verdicts cannot be trusted.
+	mutated map[object.ID]bool
 }
 
 type managerKey struct {
@@ -123,6 +127,7 @@ func New(schemas Schemas, opts ...Option) (*Differ, error) {
 		defaultRules: true,
 		managers:     map[managerKey]*fieldManager{},
 		verdicts:     map[verdictKey]*Result{},
+		mutated:      map[object.ID]bool{},
 	}
 	for _, o := range opts {
 		o(d)
@@ -163,6 +168,13 @@ func (d *Differ) Diff(ctx context.Context, desired, live *unstructured.Unstructu
 	if err != nil {
 		return nil, d.wrap(id, err)
 	}
+	d.mu.Lock()
+	mutated := d.mutated[id]
+	d.mu.Unlock()
+	if mutated && !res.Uncertain {
+		res.Uncertain = true
+		res.Reason = "the API server changed this object beyond the local merge on its last apply (a mutating webhook or defaulting)"
+	}
 	if res.Uncertain && d.dryRun != nil {
 		if res, err = d.settle(ctx, id, desired, live, hash, res); err != nil {
 			return nil, d.wrap(id, err)
@@ -177,20 +189,40 @@ func (d *Differ) Diff(ctx context.Context, desired, live *unstructured.Unstructu
 }
 
 // Record keeps a receipt for an object converge just applied: desired as
-// sent, applied as the API server returned it.
+// sent, applied as the API server returned it. It also checks the server's
+// answer against a local merge: when they differ (a mutating webhook, or
+// defaulting the local merge cannot know), later local verdicts for the
+// object are marked uncertain, so a dry-run settles them.
 func (d *Differ) Record(desired, applied *unstructured.Unstructured) error {
+	id := object.IDOf(desired)
 	hash, err := Hash(desired)
 	if err != nil {
-		return d.wrap(object.IDOf(desired), err)
+		return d.wrap(id, err)
 	}
 	if r, ok := NewReceipt(hash, applied, d.manager); ok {
-		d.receipts.Put(object.IDOf(desired), r)
+		d.receipts.Put(id, r)
+	}
+	res, err := d.local(id, desired, applied)
+	if err != nil {
+		return d.wrap(id, err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if res.Action != Unchanged {
+		d.mutated[id] = true
+	} else {
+		delete(d.mutated, id)
 	}
 	return nil
 }
 
-// Forget drops the receipt of an object, after it was deleted.
-func (d *Differ) Forget(id object.ID) { d.receipts.Delete(id) }
+// Forget drops what the Differ knows of an object, after it was deleted.
+func (d *Differ) Forget(id object.ID) {
+	d.receipts.Delete(id)
+	d.mu.Lock()
+	delete(d.mutated, id)
+	d.mu.Unlock()
+}
 
 func (d *Differ) create(id object.ID, desired *unstructured.Unstructured) (*Result, error) {
 	after := desired.DeepCopy()
