@@ -71,6 +71,11 @@ type Differ struct {
 	mu       sync.Mutex
 	managers map[managerKey]*fieldManager
 	verdicts map[verdictKey]*Result
+	// verified remembers, per object, the live object (by pointer) and the
+	// desired hash last found in sync. A watch cache hands out the same
+	// pointer until the object changes, so the steady state skips even the
+	// receipt comparison.
+	verified map[object.ID]verifiedLive
 	// mutated holds objects whose last apply the server stored differently
 	// from the local merge's prediction (a mutating webhook, defaulting of
 	// list keys): their local verdicts cannot be trusted.
@@ -80,6 +85,11 @@ type Differ struct {
 type managerKey struct {
 	gvk       schema.GroupVersionKind
 	converter managedfields.TypeConverter
+}
+
+type verifiedLive struct {
+	live *unstructured.Unstructured
+	hash string
 }
 
 type verdictKey struct {
@@ -128,6 +138,7 @@ func New(schemas Schemas, opts ...Option) (*Differ, error) {
 		managers:     map[managerKey]*fieldManager{},
 		verdicts:     map[verdictKey]*Result{},
 		mutated:      map[object.ID]bool{},
+		verified:     map[object.ID]verifiedLive{},
 	}
 	for _, o := range opts {
 		o(d)
@@ -161,7 +172,14 @@ func (d *Differ) Diff(ctx context.Context, desired, live *unstructured.Unstructu
 	if err != nil {
 		return nil, d.wrap(id, err)
 	}
+	d.mu.Lock()
+	v, seen := d.verified[id]
+	d.mu.Unlock()
+	if seen && v.live == live && v.hash == hash {
+		return &Result{ID: id, Action: Unchanged, Method: ByReceipt}, nil
+	}
 	if r, ok := d.receipts.Get(id); ok && r.matches(live, hash, d.manager) {
+		d.remember(id, live, hash)
 		return &Result{ID: id, Action: Unchanged, Method: ByReceipt}, nil
 	}
 	res, err := d.local(id, desired, live)
@@ -183,9 +201,16 @@ func (d *Differ) Diff(ctx context.Context, desired, live *unstructured.Unstructu
 	if res.Action == Unchanged {
 		if r, ok := NewReceipt(hash, live, d.manager); ok {
 			d.receipts.Put(id, r)
+			d.remember(id, live, hash)
 		}
 	}
 	return res, nil
+}
+
+func (d *Differ) remember(id object.ID, live *unstructured.Unstructured, hash string) {
+	d.mu.Lock()
+	d.verified[id] = verifiedLive{live: live, hash: hash}
+	d.mu.Unlock()
 }
 
 // Record keeps a receipt for an object converge just applied: desired as
@@ -208,6 +233,7 @@ func (d *Differ) Record(desired, applied *unstructured.Unstructured) error {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	delete(d.verified, id)
 	if res.Action != Unchanged {
 		d.mutated[id] = true
 	} else {
@@ -221,6 +247,7 @@ func (d *Differ) Forget(id object.ID) {
 	d.receipts.Delete(id)
 	d.mu.Lock()
 	delete(d.mutated, id)
+	delete(d.verified, id)
 	d.mu.Unlock()
 }
 
