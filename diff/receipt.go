@@ -1,7 +1,6 @@
 package diff
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -11,6 +10,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -31,6 +31,10 @@ type Receipt struct {
 	UID         types.UID
 	DesiredHash string
 	Entry       metav1.ManagedFieldsEntry
+	// FieldsHash is the hash of Entry's fields, computed once, so checking
+	// a receipt reads the live object's managedFields in place instead of
+	// decoding them.
+	FieldsHash string
 }
 
 // Receipts stores receipts by object. Implementations must be safe for
@@ -84,10 +88,12 @@ func (s *MemoryReceipts) Len() int {
 // canonical walk of its values (map keys sorted, each value tagged with its
 // type). It costs a fraction of encoding the object as JSON, which matters
 // when it runs for every object of every reconcile.
-func Hash(obj *unstructured.Unstructured) (string, error) {
+func Hash(obj *unstructured.Unstructured) (string, error) { return hashValue(obj.Object) }
+
+func hashValue(v any) (string, error) {
 	h := sha256.New()
 	w := hashWriter{h: h}
-	if err := w.value(obj.Object); err != nil {
+	if err := w.value(v); err != nil {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
@@ -166,19 +172,47 @@ func (w *hashWriter) value(v any) error {
 // that object has no apply entry for manager.
 func NewReceipt(desiredHash string, live *unstructured.Unstructured, manager string) (Receipt, bool) {
 	entry, ok := applyEntry(live, manager)
-	if !ok {
+	if !ok || entry.FieldsV1 == nil || entry.Time == nil {
 		return Receipt{}, false
 	}
-	return Receipt{UID: live.GetUID(), DesiredHash: desiredHash, Entry: entry}, true
+	var fields any
+	if err := json.Unmarshal(entry.FieldsV1.Raw, &fields); err != nil {
+		return Receipt{}, false
+	}
+	fieldsHash, err := hashValue(fields)
+	if err != nil {
+		return Receipt{}, false
+	}
+	return Receipt{UID: live.GetUID(), DesiredHash: desiredHash, Entry: entry, FieldsHash: fieldsHash}, true
 }
 
-// matches reports whether the receipt still describes live.
+// matches reports whether the receipt still describes live. It reads the
+// live object's managedFields in place: this runs for every object of
+// every reconcile.
 func (r Receipt) matches(live *unstructured.Unstructured, desiredHash, manager string) bool {
-	if r.DesiredHash != desiredHash || r.UID != live.GetUID() {
+	if r.DesiredHash != desiredHash || r.UID != live.GetUID() || r.FieldsHash == "" || r.Entry.Time == nil {
 		return false
 	}
-	entry, ok := applyEntry(live, manager)
-	return ok && sameEntry(entry, r.Entry)
+	md, _ := live.Object["metadata"].(map[string]any)
+	entries, _ := md["managedFields"].([]any)
+	for _, e := range entries {
+		m, _ := e.(map[string]any)
+		if m["manager"] != manager || m["operation"] != string(metav1.ManagedFieldsOperationApply) {
+			continue
+		}
+		if sub, _ := m["subresource"].(string); sub != "" {
+			continue
+		}
+		if m["apiVersion"] != r.Entry.APIVersion || m["fieldsType"] != r.Entry.FieldsType {
+			return false
+		}
+		if m["time"] != r.Entry.Time.UTC().Format(time.RFC3339) {
+			return false
+		}
+		h, err := hashValue(m["fieldsV1"])
+		return err == nil && h == r.FieldsHash
+	}
+	return false
 }
 
 // applyEntry returns manager's Apply entry for the main resource.
@@ -189,14 +223,4 @@ func applyEntry(obj *unstructured.Unstructured, manager string) (metav1.ManagedF
 		}
 	}
 	return metav1.ManagedFieldsEntry{}, false
-}
-
-func sameEntry(a, b metav1.ManagedFieldsEntry) bool {
-	if a.APIVersion != b.APIVersion || a.FieldsType != b.FieldsType || !a.Time.Equal(b.Time) {
-		return false
-	}
-	if a.FieldsV1 == nil || b.FieldsV1 == nil {
-		return a.FieldsV1 == b.FieldsV1
-	}
-	return bytes.Equal(a.FieldsV1.Raw, b.FieldsV1.Raw)
 }
