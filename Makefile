@@ -6,7 +6,7 @@ SHELL := /bin/bash
 # Go modules tested by make test: the SDK and every module beside it.
 MODULES := . $(patsubst %/go.mod,%,$(wildcard examples/go.mod bench/go.mod))
 
-.PHONY: test testbin fmt vet bench
+.PHONY: test testbin fmt vet bench run
 
 # testbin builds (once, then cached) the control-plane binaries tests run
 # and the peer CLIs they compare against.
@@ -29,3 +29,10 @@ bench: testbin
 	@if [ -f bench/go.mod ]; then \
 		export KUBEBUILDER_ASSETS=$$(bash hack/testbin/build.sh); cd bench && go run .; \
 	else echo "bench: no benchmarks yet"; fi
+
+# run will be the quickstart (issue 8: a CLI reconciling a GitOps repository
+# into a local living control plane). Until it lands, say so plainly.
+run:
+	@echo "make run: the quickstart is not built yet (issue 8). What works today: make test, make bench," >&2
+	@echo "and the packages object, source, render, cluster, diff and health (see README.md)." >&2
+	@exit 2
