@@ -11,8 +11,8 @@ import (
 // ignoring it.
 type Options struct {
 	// Ignore lists patterns of files and directories to skip, relative to
-	// the rendered directory, in .gitignore's syntax subset: "*.md",
-	// "docs/", "/secrets/*.yaml", "!keep.yaml" to re-include. It applies to
+	// the rendered directory, in .gitignore syntax: "*.md", "docs/",
+	// "/secrets/*.yaml", "**/testdata", "!keep.yaml" to re-include. It applies to
 	// the manifests a renderer discovers itself (a plain tree, a directory
 	// without a kustomization file), never to files a kustomization names.
 	Ignore []string
