@@ -306,43 +306,24 @@ func (d *Differ) compare(id object.ID, fm *fieldManager, live, after *unstructur
 	if !exact1 || !exact2 {
 		res.Uncertain, res.Reason = true, "the object does not decode into its built-in type"
 	}
-	// What the rules hide, as a field set: fields they remove from either
-	// side, and fields the ignored managers own.
-	tvLiveAll, err := fm.converter.ObjectToTyped(liveN, typed.AllowDuplicates)
+	// The rules edit copies: the whole normalized objects are needed again
+	// when only ownership differs.
+	liveR, afterR := liveN.DeepCopy(), afterN.DeepCopy()
+	applyRules(d.compiled, id, liveR, afterR)
+	tvLive, err := fm.converter.ObjectToTyped(liveR, typed.AllowDuplicates)
 	if err != nil {
 		return nil, fmt.Errorf("read live object: %w", err)
 	}
-	tvAfterAll, err := fm.converter.ObjectToTyped(afterN, typed.AllowDuplicates)
+	tvAfter, err := fm.converter.ObjectToTyped(afterR, typed.AllowDuplicates)
 	if err != nil {
 		return nil, fmt.Errorf("read desired object: %w", err)
 	}
-	// Typed values share the maps they read, so the rules edit copies.
-	liveN, afterN = liveN.DeepCopy(), afterN.DeepCopy()
-	applyRules(d.compiled, id, liveN, afterN)
-	tvLive, err := fm.converter.ObjectToTyped(liveN, typed.AllowDuplicates)
-	if err != nil {
-		return nil, fmt.Errorf("read live object: %w", err)
-	}
-	tvAfter, err := fm.converter.ObjectToTyped(afterN, typed.AllowDuplicates)
-	if err != nil {
-		return nil, fmt.Errorf("read desired object: %w", err)
-	}
-	ignored, err := removedFields(tvLiveAll, tvLive)
-	if err != nil {
-		return nil, err
-	}
-	removedAfter, err := removedFields(tvAfterAll, tvAfter)
-	if err != nil {
-		return nil, err
-	}
-	ignored = ignored.Union(removedAfter)
+	var owned *fieldpath.Set
 	if managers := ignoredManagers(d.compiled, id); len(managers) > 0 {
-		owned, err := managersSet(live, managers)
-		if err != nil {
+		if owned, err = managersSet(live, managers); err != nil {
 			return nil, err
 		}
 		tvLive, tvAfter = tvLive.RemoveItems(owned), tvAfter.RemoveItems(owned)
-		ignored = ignored.Union(owned)
 	}
 	cmp, err := tvLive.Compare(tvAfter)
 	if err != nil {
@@ -363,22 +344,12 @@ func (d *Differ) compare(id object.ID, fm *fieldManager, live, after *unstructur
 	// (ownership is what makes receipts exact), or entries that share a
 	// timestamp second are re-sorted. The server ignores timestamp-only
 	// changes, so times are left out.
-	before, err := managedSet(live, d.manager)
+	if sameManagedFields(live, after) {
+		return res, nil
+	}
+	same, err := d.ownershipHidden(fm, live, after, liveN, afterN, tvLive, tvAfter, owned)
 	if err != nil {
 		return nil, err
-	}
-	now, err := managedSet(after, d.manager)
-	if err != nil {
-		return nil, err
-	}
-	var same bool
-	if touched := before.Union(now).Intersection(ignored); touched.Empty() {
-		same = sameManagedFields(live, after)
-	} else {
-		// Ignore rules cover fields converge owns or would own: only
-		// ownership outside them counts.
-		same = before.Difference(ignored).Equals(now.Difference(ignored))
-
 	}
 	if !same {
 		res.Action = Update
@@ -386,6 +357,43 @@ func (d *Differ) compare(id object.ID, fm *fieldManager, live, after *unstructur
 		res.Reason = "only managedFields would change: converge would take back fields set to the same values, or the server defaults keys of list items"
 	}
 	return res, nil
+}
+
+// ownershipHidden reports whether the ownership change between live and
+// after lies only in fields ignore rules hide (fields the rules removed
+// from the whole normalized objects, and fields ignored managers own).
+func (d *Differ) ownershipHidden(fm *fieldManager, live, after, liveN, afterN *unstructured.Unstructured,
+	tvLive, tvAfter *typed.TypedValue, owned *fieldpath.Set) (bool, error) {
+	ignored := &fieldpath.Set{}
+	for _, pair := range []struct {
+		whole *unstructured.Unstructured
+		kept  *typed.TypedValue
+	}{{liveN, tvLive}, {afterN, tvAfter}} {
+		all, err := fm.converter.ObjectToTyped(pair.whole, typed.AllowDuplicates)
+		if err != nil {
+			return false, err
+		}
+		removed, err := removedFields(all, pair.kept)
+		if err != nil {
+			return false, err
+		}
+		ignored = ignored.Union(removed)
+	}
+	if owned != nil {
+		ignored = ignored.Union(owned)
+	}
+	before, err := managedSet(live, d.manager)
+	if err != nil {
+		return false, err
+	}
+	now, err := managedSet(after, d.manager)
+	if err != nil {
+		return false, err
+	}
+	if before.Union(now).Intersection(ignored).Empty() {
+		return false, nil // the rules hide none of converge's fields
+	}
+	return before.Difference(ignored).Equals(now.Difference(ignored)), nil
 }
 
 // removedFields returns the fields of all that rules removed to get kept.
