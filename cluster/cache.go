@@ -89,6 +89,26 @@ func (c *Cache) Get(ctx context.Context, gvk schema.GroupVersionKind, namespace,
 	return c.get(ctx, gvk, namespace, name, true)
 }
 
+// Lookup reads the object from memory only, starting the watch for its
+// kind on first use. found is false when the cache holds no such object:
+// with a Selector, an object outside it may still exist on the server, and
+// an object outside the cached namespaces is an error. The object is the
+// cache's own: do not modify it.
+func (c *Cache) Lookup(ctx context.Context, gvk schema.GroupVersionKind, namespace, name string) (obj *unstructured.Unstructured, found bool, err error) {
+	obj, err = c.get(ctx, gvk, namespace, name, false)
+	if apierrors.IsNotFound(err) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return obj, true, nil
+}
+
+// Selective reports whether the cache holds only objects with matching
+// labels, so that a miss in Lookup does not prove an object absent.
+func (c *Cache) Selective() bool { return !c.opts.Selector.Empty() }
+
 // get reads from memory; on a miss that does not prove absence (outside
 // the namespaces or the selector) it reads the API server when direct is
 // set, and reports NotFound otherwise.

@@ -140,3 +140,14 @@ func (c *Client) DryRunApply(ctx context.Context, obj *unstructured.Unstructured
 		DryRun:       []string{metav1.DryRunAll},
 	})
 }
+
+// Impersonate returns a copy of cfg that acts as the service account
+// namespace/name, so that a host can apply a tenant's objects with only the
+// tenant's permissions.
+func Impersonate(cfg *rest.Config, namespace, serviceAccount string) *rest.Config {
+	c := rest.CopyConfig(cfg)
+	c.Impersonate = rest.ImpersonationConfig{
+		UserName: "system:serviceaccount:" + namespace + ":" + serviceAccount,
+	}
+	return c
+}

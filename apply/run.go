@@ -1,0 +1,280 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/converge-dev/converge/health"
+	"github.com/converge-dev/converge/object"
+)
+
+// Apply applies set for the Applier's owner: hooks, stages, waves, health
+// waits and prune, as the package documentation describes. It returns the
+// per-object results, and an error when anything failed (the Result is
+// still returned and says what did). An error before anything is written
+// (a refused set, an unreadable inventory) returns no Result.
+func (a *Applier) Apply(ctx context.Context, set *object.Set, opts Options) (*Result, error) {
+	return a.run(ctx, set, opts, false)
+}
+
+// Plan says what Apply would do with set: what would be created,
+// configured, left unchanged and pruned, with diffs. It writes nothing.
+// Objects whose kind is defined by a CRD of the set that is not installed
+// yet are reported as Created without a diff.
+func (a *Applier) Plan(ctx context.Context, set *object.Set, opts Options) (*Result, error) {
+	return a.run(ctx, set, opts, true)
+}
+
+// run is the state of one Apply or Plan call.
+type run struct {
+	a    *Applier
+	opts Options
+	dry  bool
+
+	mu      sync.Mutex
+	res     *Result
+	written map[object.ID]string // resourceVersions written, for settle
+}
+
+func (a *Applier) run(ctx context.Context, set *object.Set, opts Options, dry bool) (*Result, error) {
+	start := time.Now()
+	opts = withDefaults(opts)
+	p, err := a.prepare(ctx, set, opts)
+	if err != nil {
+		return nil, err
+	}
+	prev, err := a.inventory.Load(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("apply: %w", err)
+	}
+	r := &run{a: a, opts: opts, dry: dry, res: &Result{DryRun: dry}, written: map[object.ID]string{}}
+	defer func() { r.res.Duration = time.Since(start) }()
+
+	if !dry {
+		// Record what is about to be applied before the first write, so
+		// that a crash halfway leaves every object it created in the
+		// inventory, where a later call can prune it.
+		if err := a.inventory.Store(ctx, union(prev, p.ids)); err != nil {
+			return nil, fmt.Errorf("apply: %w", err)
+		}
+	}
+	for _, it := range p.skipped {
+		r.add(ObjectResult{ID: it.id, Action: Skipped, Reason: "a hook of a phase converge does not run"})
+	}
+
+	ok := r.hooks(ctx, PhasePreSync, p.hooks[PhasePreSync])
+	if ok {
+		ok = r.applyItems(ctx, p.items)
+	} else {
+		r.skipAll(p.items, PhaseSync, "a PreSync hook failed")
+	}
+	if ok {
+		ok = r.hooks(ctx, PhaseSync, p.hooks[PhaseSync])
+	}
+	if ok && opts.Wait && !dry {
+		ok = r.waitHealthy(ctx, p.ids)
+	}
+	if ok {
+		ok = r.hooks(ctx, PhasePostSync, p.hooks[PhasePostSync])
+	}
+	if !ok && !dry && ctx.Err() == nil {
+		r.hooks(ctx, PhaseSyncFail, p.hooks[PhaseSyncFail])
+	}
+
+	keep := p.ids
+	if ok {
+		keep = append(keep, r.prune(ctx, prev, p)...)
+	} else {
+		r.res.PruneSkipped = "the apply failed; nothing is pruned after a failure"
+		keep = union(prev, p.ids)
+	}
+	if !dry {
+		r.settle(ctx)
+		if err := ctx.Err(); err != nil {
+			return r.res, fmt.Errorf("apply: %w", err)
+		}
+		if err := a.inventory.Store(ctx, keep); err != nil {
+			return r.res, fmt.Errorf("apply: %w", err)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return r.res, fmt.Errorf("apply: %w", err)
+	}
+	return r.res, r.res.Err()
+}
+
+func withDefaults(o Options) Options {
+	d := DefaultOptions()
+	if o.PropagationPolicy == "" {
+		o.PropagationPolicy = d.PropagationPolicy
+	}
+	if o.PruneTimeout <= 0 {
+		o.PruneTimeout = d.PruneTimeout
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = d.Concurrency
+	}
+	if o.ReadinessTimeout <= 0 {
+		o.ReadinessTimeout = d.ReadinessTimeout
+	}
+	if o.WaitTimeout <= 0 {
+		o.WaitTimeout = d.WaitTimeout
+	}
+	return o
+}
+
+// add records a result and reports it.
+func (r *run) add(or ObjectResult) {
+	r.mu.Lock()
+	r.res.Objects = append(r.res.Objects, or)
+	r.mu.Unlock()
+	if r.opts.Progress != nil {
+		r.opts.Progress(Event{Phase: or.Phase, ID: or.ID, Action: or.Action, Err: or.Err})
+	}
+}
+
+func (r *run) wrote(id object.ID, resourceVersion string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.res.Writes++
+	if resourceVersion != "" {
+		r.written[id] = resourceVersion
+	} else {
+		delete(r.written, id)
+	}
+}
+
+func (r *run) skipAll(items []*item, phase Phase, reason string) {
+	for _, it := range items {
+		r.add(ObjectResult{ID: it.id, Phase: phase, Wave: it.s.wave, Action: Skipped, Reason: reason})
+	}
+}
+
+// applyItems applies the ordinary objects batch by batch. A failure lets
+// the rest of its wave finish and skips the waves after it.
+func (r *run) applyItems(ctx context.Context, items []*item) bool {
+	bs := batches(items)
+	var mu sync.Mutex
+	failed := false
+	for i, b := range bs {
+		newWave := i > 0 && (bs[i-1].stage != b.stage || bs[i-1].wave != b.wave)
+		if newWave && b.stage == 1 && bs[i-1].stage == 0 && !failed && !r.dry {
+			failed = !r.ready(ctx, items)
+		}
+		if (newWave && failed) || ctx.Err() != nil {
+			reason := "an earlier wave failed"
+			if ctx.Err() != nil {
+				reason = "cancelled"
+			}
+			for _, rest := range bs[i:] {
+				r.skipAll(rest.items, PhaseSync, reason)
+			}
+			return false
+		}
+		forEach(ctx, b.items, r.opts.Concurrency, func(it *item) {
+			or := r.applyItem(ctx, it, PhaseSync)
+			r.add(or)
+			if or.Action == Failed {
+				mu.Lock()
+				failed = true
+				mu.Unlock()
+			}
+		})
+	}
+	return !failed && ctx.Err() == nil
+}
+
+// ready waits for the CRDs of the set to be Established and its
+// Namespaces Active, then refreshes the client's view of the API.
+func (r *run) ready(ctx context.Context, items []*item) bool {
+	var ids []object.ID
+	crds := false
+	for _, it := range items {
+		switch object.ClassOf(it.id.GroupKind()) {
+		case object.ClassCustomResourceDefinition:
+			crds = true
+			ids = append(ids, it.id)
+		case object.ClassNamespace:
+			ids = append(ids, it.id)
+		}
+	}
+	if len(ids) == 0 {
+		return true
+	}
+	wo := health.DefaultWaitOptions()
+	wo.Timeout = r.opts.ReadinessTimeout
+	wo.FailFast = true
+	_, err := health.Wait(ctx, r.a.cache.View(), health.CheckerFunc(health.Builtin), ids, wo)
+	if crds {
+		r.a.client.Invalidate()
+	}
+	if err != nil {
+		r.add(ObjectResult{ID: ids[0], Phase: PhaseSync, Action: Failed, Reason: "not ready",
+			Err: fmt.Errorf("CRDs and Namespaces of the set are not ready: %w", err)})
+		return false
+	}
+	return true
+}
+
+// waitHealthy waits for the applied objects to be healthy.
+func (r *run) waitHealthy(ctx context.Context, ids []object.ID) bool {
+	wo := health.DefaultWaitOptions()
+	wo.Timeout = r.opts.WaitTimeout
+	report, err := health.Wait(ctx, r.a.cache.View(), r.a.checker, ids, wo)
+	r.res.Health = &report
+	if err != nil {
+		var we *health.WaitError
+		id := object.ID{}
+		if errors.As(err, &we) && len(report.Results) > 0 {
+			id = report.Results[0].ID
+		}
+		r.add(ObjectResult{ID: id, Phase: PhaseSync, Action: Failed, Reason: "not healthy", Err: err})
+		return false
+	}
+	return true
+}
+
+// settle waits, briefly, until the cache has seen every write of this
+// call, so that the next call compares against what was written rather
+// than against the state before it (which would cost a needless write).
+func (r *run) settle(ctx context.Context) {
+	r.mu.Lock()
+	pending := make(map[object.ID]string, len(r.written))
+	for id, rv := range r.written {
+		pending[id] = rv
+	}
+	r.mu.Unlock()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(pending) > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
+		for id, rv := range pending {
+			obj, found, err := r.a.cache.View().Get(ctx, id)
+			if err != nil || (found && obj.GetResourceVersion() == rv) {
+				delete(pending, id)
+			}
+		}
+		if len(pending) > 0 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// union returns the IDs of a and b, each once, a's first.
+func union(a, b []object.ID) []object.ID {
+	seen := make(map[object.ID]bool, len(a)+len(b))
+	out := make([]object.ID, 0, len(a)+len(b))
+	for _, ids := range [][]object.ID{a, b} {
+		for _, id := range ids {
+			if !seen[id] {
+				seen[id] = true
+				out = append(out, id)
+			}
+		}
+	}
+	return out
+}
