@@ -612,3 +612,74 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// The owner's namespace may be created by the set itself: the inventory is
+// recorded once it exists.
+func TestInventoryInANamespaceTheSetCreates(t *testing.T) {
+	f := newFixture(t)
+	home := f.ns + "-home"
+	a, err := apply.New(f.client, apply.Owner{Name: "platform", Namespace: home})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ns := &unstructured.Unstructured{}
+	ns.SetAPIVersion("v1")
+	ns.SetKind("Namespace")
+	ns.SetName(home)
+	t.Cleanup(func() {
+		_ = env.Client.Delete(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: home}})
+	})
+	if _, err := a.Apply(f.ctx, setOf(t, ns, configMap("a", nil)), f.options()); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := apply.NewConfigMapInventory(f.client, home, "converge-platform", nil).Load(f.ctx)
+	if err != nil || len(ids) != 2 {
+		t.Fatalf("inventory: %v, %v", ids, err)
+	}
+}
+
+func TestSecretInventoryRoundTrips(t *testing.T) {
+	f := newFixture(t)
+	ids := []object.ID{{Kind: "ConfigMap", Namespace: f.ns, Name: "a"}, {Group: "apps", Kind: "Deployment", Namespace: f.ns, Name: "b"}}
+	if err := apply.NewSecretInventory(f.client, f.ns, "inv", nil).Store(f.ctx, ids); err != nil {
+		t.Fatal(err)
+	}
+	got, err := apply.NewSecretInventory(f.client, f.ns, "inv", nil).Load(f.ctx)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("got %v, %v", got, err)
+	}
+	var s corev1.Secret
+	if err := env.Client.Get(f.ctx, client.ObjectKey{Namespace: f.ns, Name: "inv"}, &s); err != nil || len(s.Data["inventory.gz"]) == 0 {
+		t.Fatalf("not stored in a Secret: %v", err)
+	}
+}
+
+func TestPlanShowsDiffsAndWhatWouldBePruned(t *testing.T) {
+	f := newFixture(t)
+	f.apply(setOf(t, configMap("a", map[string]string{"k": "1"}), configMap("b", nil)), f.options())
+	waitFor(t, func() bool {
+		res, err := f.applier.Plan(f.ctx, setOf(t, configMap("a", map[string]string{"k": "1"}), configMap("b", nil)), f.options())
+		return err == nil && res.Count(apply.Unchanged) == 2
+	})
+	before := f.client.Requests()
+	res, err := f.applier.Plan(f.ctx, setOf(t, configMap("a", map[string]string{"k": "2"})), f.options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := f.actions(res)
+	if got["ConfigMap/a"] != apply.Configured || got["ConfigMap/b"] != apply.Pruned {
+		t.Fatalf("plan: %v", got)
+	}
+	for _, o := range res.Objects {
+		if o.ID.Name == "a" && (o.Diff == nil || !strings.Contains(o.Diff.Diff, "+  k: \"2\"")) {
+			t.Fatalf("no diff for a change: %+v", o.Diff)
+		}
+	}
+	if w := f.client.Requests().Sub(before).Writes(); w != 0 {
+		t.Fatalf("plan wrote %d times", w)
+	}
+	if _, err := f.getConfigMap("b"); err != nil {
+		t.Fatal("plan pruned for real")
+	}
+}

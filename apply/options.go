@@ -5,6 +5,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/converge-dev/converge/health"
 	"github.com/converge-dev/converge/object"
 )
 
@@ -65,6 +66,13 @@ type Options struct {
 	Wait bool
 	// WaitTimeout bounds that wait and the wait for each hook phase.
 	WaitTimeout time.Duration
+	// Accept lists the health statuses that end the wait for an object;
+	// Healthy only when empty. Add health.Unknown when custom resources
+	// without a health rule must not block, health.Suspended for paused
+	// workloads.
+	Accept []health.Status
+	// WaitProgress, when set, is called as the health wait advances.
+	WaitProgress func(health.Progress)
 
 	// Progress, when set, is called as objects are handled. It is called
 	// from several goroutines and must not block.

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"github.com/converge-dev/converge/health"
 	"github.com/converge-dev/converge/object"
@@ -57,7 +60,9 @@ func (a *Applier) run(ctx context.Context, set *object.Set, opts Options, dry bo
 		// Record what is about to be applied before the first write, so
 		// that a crash halfway leaves every object it created in the
 		// inventory, where a later call can prune it.
-		if err := a.inventory.Store(ctx, union(prev, p.ids)); err != nil {
+		// The inventory's namespace may be one this set creates: then
+		// the record waits for the end of the call.
+		if err := a.inventory.Store(ctx, union(prev, p.ids)); err != nil && !apierrors.IsNotFound(err) {
 			return nil, fmt.Errorf("apply: %w", err)
 		}
 	}
@@ -223,6 +228,10 @@ func (r *run) ready(ctx context.Context, items []*item) bool {
 func (r *run) waitHealthy(ctx context.Context, ids []object.ID) bool {
 	wo := health.DefaultWaitOptions()
 	wo.Timeout = r.opts.WaitTimeout
+	if len(r.opts.Accept) > 0 {
+		wo.Accept = r.opts.Accept
+	}
+	wo.Progress = r.opts.WaitProgress
 	report, err := health.Wait(ctx, r.a.cache.View(), r.a.checker, ids, wo)
 	r.res.Health = &report
 	if err != nil {
@@ -251,7 +260,7 @@ func (r *run) settle(ctx context.Context) {
 	for len(pending) > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
 		for id, rv := range pending {
 			obj, found, err := r.a.cache.View().Get(ctx, id)
-			if err != nil || (found && obj.GetResourceVersion() == rv) {
+			if err != nil || (found && notOlder(obj.GetResourceVersion(), rv)) {
 				delete(pending, id)
 			}
 		}
@@ -262,6 +271,19 @@ func (r *run) settle(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// notOlder reports whether the resourceVersion seen is the one written or
+// a later one. resourceVersions are opaque to clients; the API server's
+// are etcd revisions, which grow, and that is all this wait relies on: if
+// they did not parse, the wait would only last until its deadline.
+func notOlder(seen, written string) bool {
+	if seen == written {
+		return true
+	}
+	s, err1 := strconv.ParseUint(seen, 10, 64)
+	w, err2 := strconv.ParseUint(written, 10, 64)
+	return err1 == nil && err2 == nil && s > w
 }
 
 // union returns the IDs of a and b, each once, a's first.
