@@ -24,8 +24,9 @@ import (
 // Renderer builds Kustomize overlays. Create it with [New]; it is safe for
 // concurrent use.
 type Renderer struct {
-	log   logr.Logger
-	cache *Cache
+	log    logr.Logger
+	cache  *Cache
+	remote *remotePolicy // nil: remote bases refused
 }
 
 var _ render.Renderer = (*Renderer)(nil)
@@ -96,7 +97,13 @@ func (r *Renderer) build(ctx context.Context, fsys fs.FS, dir string, opts rende
 	if maxAlias <= 0 {
 		maxAlias = object.DefaultMaxAliasNodes
 	}
-	cfs := newConfinedFS(ctx, render.Confine(fsys), maxBytes, maxAlias)
+	base := render.Confine(fsys)
+	var remote *remoteFS
+	if r.remote != nil {
+		remote = newRemoteFS(ctx, base, r.remote, maxBytes)
+		base = remote
+	}
+	cfs := newConfinedFS(ctx, base, maxBytes, maxAlias)
 	key, err := cacheKey(dir, opts)
 	if err != nil {
 		return nil, &render.Error{Path: dir, Err: err}
@@ -125,6 +132,9 @@ func (r *Renderer) build(ctx context.Context, fsys fs.FS, dir string, opts rende
 	}
 
 	m, err := run(cfs, target)
+	if remote != nil && remote.failure() != nil {
+		return nil, remote.failure()
+	}
 	if cfs.policy != nil {
 		var re *render.Error
 		if errors.As(cfs.policy, &re) {
