@@ -84,6 +84,11 @@ type ClusterInventory struct {
 
 	mu   sync.Mutex
 	last string // hash of the list last loaded or stored
+	// rv is the resourceVersion last loaded or stored: a cached copy
+	// older than it is stale, and Store sends it as a precondition so
+	// that a list read from a stale copy never overwrites a newer one.
+	rv      string
+	rvKnown bool
 }
 
 // NewConfigMapInventory returns an inventory kept in the ConfigMap
@@ -122,7 +127,7 @@ func (i *ClusterInventory) String() string {
 func (i *ClusterInventory) Load(ctx context.Context) ([]object.ID, error) {
 	obj, err := i.read(ctx)
 	if apierrors.IsNotFound(err) {
-		i.remember(nil)
+		i.remember(nil, "")
 		return nil, nil
 	}
 	if err != nil {
@@ -132,17 +137,24 @@ func (i *ClusterInventory) Load(ctx context.Context) ([]object.ID, error) {
 	if err != nil {
 		return nil, fmt.Errorf("inventory %s: %w", i, err)
 	}
-	i.remember(ids)
+	i.remember(ids, obj.GetResourceVersion())
 	return ids, nil
 }
 
+// read returns the stored object. The cache answers only when its copy is
+// known to be current: this inventory wrote or read that version (or a
+// later one) before. Otherwise, after a restart or while the watch lags
+// behind a Store, it costs a GET.
 func (i *ClusterInventory) read(ctx context.Context) (*unstructured.Unstructured, error) {
-	if i.cache != nil {
+	i.mu.Lock()
+	rv, rvKnown := i.rv, i.rvKnown
+	i.mu.Unlock()
+	if i.cache != nil && rvKnown {
 		obj, found, err := i.cache.Lookup(ctx, i.gvk, i.namespace, i.name)
-		if err == nil && found {
+		switch {
+		case err == nil && found && rv != "" && notOlder(obj.GetResourceVersion(), rv):
 			return obj, nil
-		}
-		if err == nil && !i.cache.Selective() {
+		case err == nil && !found && rv == "" && !i.cache.Selective():
 			return nil, apierrors.NewNotFound(schema.GroupResource{Resource: strings.ToLower(i.gvk.Kind) + "s"}, i.name)
 		}
 	}
@@ -174,21 +186,41 @@ func (i *ClusterInventory) Store(ctx context.Context, ids []object.ID) error {
 	}
 	obj.Object[field] = map[string]any{inventoryKey: base64.StdEncoding.EncodeToString(data)}
 	obj.SetAnnotations(map[string]string{"converge.dev/inventory-entries": strconv.Itoa(len(sorted))})
+	i.mu.Lock()
+	if i.rvKnown && i.rv != "" {
+		// The server refuses the apply (409) if the inventory changed
+		// since it was read.
+		obj.SetResourceVersion(i.rv)
+	}
+	i.mu.Unlock()
 	ri, _, err := i.client.ResourceFor(obj)
 	if err != nil {
 		return fmt.Errorf("inventory %s: %w", i, err)
 	}
-	if _, err := ri.Apply(ctx, i.name, obj, metav1.ApplyOptions{FieldManager: object.FieldManager, Force: true}); err != nil {
+	stored, err := ri.Apply(ctx, i.name, obj, metav1.ApplyOptions{FieldManager: object.FieldManager, Force: true})
+	if apierrors.IsConflict(err) {
+		i.forget()
+		return fmt.Errorf("inventory %s changed since it was read (is another applier working for this owner?): %w", i, err)
+	}
+	if err != nil {
 		return fmt.Errorf("inventory %s: %w", i, err)
 	}
-	i.remember(sorted)
+	i.remember(sorted, stored.GetResourceVersion())
 	return nil
 }
 
-func (i *ClusterInventory) remember(ids []object.ID) {
+func (i *ClusterInventory) remember(ids []object.ID, resourceVersion string) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	i.last = hashIDs(sortedIDs(ids))
+	i.rv, i.rvKnown = resourceVersion, true
+}
+
+// forget drops what this inventory knew, so the next Load reads the server.
+func (i *ClusterInventory) forget() {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.last, i.rv, i.rvKnown = "", "", false
 }
 
 func (i *ClusterInventory) unchanged(sorted []object.ID) bool {

@@ -73,19 +73,20 @@ func pruneRank(id object.ID) int {
 }
 
 // forEach runs fn on each item with at most n in flight, and returns once
-// all have returned. It stops starting new work when ctx is done.
-func forEach[T any](ctx context.Context, items []T, n int, fn func(T)) {
+// all have returned. It stops starting new work when ctx is done and
+// returns the items it did not start.
+func forEach[T any](ctx context.Context, items []T, n int, fn func(T)) (notStarted []T) {
 	if n < 1 {
 		n = 1
 	}
 	sem := make(chan struct{}, n)
 	var wg sync.WaitGroup
-	for _, it := range items {
+	for i, it := range items {
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
 			wg.Wait()
-			return
+			return items[i:]
 		}
 		wg.Add(1)
 		go func() {
@@ -94,4 +95,5 @@ func forEach[T any](ctx context.Context, items []T, n int, fn func(T)) {
 		}()
 	}
 	wg.Wait()
+	return nil
 }

@@ -69,7 +69,7 @@ func (r *run) prune(ctx context.Context, prev []object.ID, p *prepared) []object
 			keep = append(keep, group...)
 			continue
 		}
-		forEach(ctx, group, r.opts.Concurrency, func(id object.ID) {
+		notStarted := forEach(ctx, group, r.opts.Concurrency, func(id object.ID) {
 			or := r.pruneOne(ctx, id)
 			r.add(or)
 			if or.Action == Failed {
@@ -78,6 +78,7 @@ func (r *run) prune(ctx context.Context, prev []object.ID, p *prepared) []object
 				mu.Unlock()
 			}
 		})
+		keep = append(keep, notStarted...)
 	}
 	return keep
 }

@@ -179,7 +179,7 @@ func (r *run) applyItems(ctx context.Context, items []*item) bool {
 			}
 			return false
 		}
-		forEach(ctx, b.items, r.opts.Concurrency, func(it *item) {
+		notStarted := forEach(ctx, b.items, r.opts.Concurrency, func(it *item) {
 			or := r.applyItem(ctx, it, PhaseSync)
 			r.add(or)
 			if or.Action == Failed {
@@ -188,6 +188,7 @@ func (r *run) applyItems(ctx context.Context, items []*item) bool {
 				mu.Unlock()
 			}
 		})
+		r.skipAll(notStarted, PhaseSync, "cancelled")
 	}
 	return !failed && ctx.Err() == nil
 }

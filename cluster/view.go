@@ -77,7 +77,7 @@ func (v View) Watch(ctx context.Context, ids []object.ID, notify func(object.ID)
 		}
 		mu.RLock()
 		defer mu.RUnlock()
-		if !closed {
+		if !closed && ctx.Err() == nil {
 			notify(object.IDOf(u))
 		}
 	}

@@ -25,8 +25,9 @@
 // # Ignore rules
 //
 // [Ignore] matches paths against gitignore patterns; a ".sourceignore" file
-// at the root of a snapshot adds to them. Both source/git and source/dir use
-// it.
+// in any directory of a snapshot adds patterns relative to that directory
+// ([Ignore.WithFileIn]), with git's precedence: the deeper file wins. Both
+// source/git and source/dir use it.
 //
 // # Conformance
 //

@@ -16,4 +16,8 @@
 //
 //	sshd := srv.NewSSHServer(t, clientPublicKey)
 //	url := sshd.URL("git", "deploy") // ssh://git@127.0.0.1:PORT/deploy.git
+//
+// [SSHServer.SetMode] turns it hostile (an endless reference listing, or a
+// stall). [Repo.AddSubmodule] records submodules with any URL, and
+// [Repo.CommitAt] makes commits at chosen dates.
 package gittest

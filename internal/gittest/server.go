@@ -153,3 +153,13 @@ func run(t testing.TB, dir string, args ...string) string {
 	}
 	return out
 }
+
+// runEnv is run with extra environment variables.
+func runEnv(t testing.TB, dir string, env []string, args ...string) string {
+	t.Helper()
+	out, err := gitWithEnv(dir, env, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}

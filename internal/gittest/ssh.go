@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"golang.org/x/crypto/ssh"
@@ -32,7 +33,25 @@ type SSHServer struct {
 	root string
 	ln   net.Listener
 	wg   sync.WaitGroup
+	mode atomic.Int32
 }
+
+// SSHMode is how an [SSHServer] answers a fetch.
+type SSHMode int32
+
+const (
+	// SSHServe runs git upload-pack: a well-behaved server.
+	SSHServe SSHMode = iota
+	// SSHEndlessListing answers with a reference advertisement that never
+	// ends, as a hostile server would, until the client goes away.
+	SSHEndlessListing
+	// SSHStall accepts the command and then sends nothing until the client
+	// goes away.
+	SSHStall
+)
+
+// SetMode changes how the server answers the next fetches.
+func (s *SSHServer) SetMode(m SSHMode) { s.mode.Store(int32(m)) }
 
 // URL returns the ssh:// URL of repository name for user.
 func (s *SSHServer) URL(user, name string) string {
@@ -133,9 +152,28 @@ func (s *SSHServer) session(ch ssh.Channel, reqs <-chan *ssh.Request) {
 			return
 		}
 		_ = req.Reply(true, nil)
+		switch SSHMode(s.mode.Load()) {
+		case SSHEndlessListing:
+			endlessListing(ch)
+			return
+		case SSHStall:
+			_, _ = io.Copy(io.Discard, ch) // until the client closes
+			return
+		}
 		cmd := exec.Command("git", "upload-pack", dir)
 		cmd.Env = gitEnv(s.root)
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = ch, ch, ch.Stderr()
+		cmd.Stdout, cmd.Stderr = ch, ch.Stderr()
+		// Copy the client's input in a goroutine of our own, as sshd does:
+		// cmd.Stdin would make Run wait for the client to close its side
+		// even after git has exited.
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			return
+		}
+		go func() {
+			_, _ = io.Copy(stdin, ch)
+			_ = stdin.Close()
+		}()
 		status := uint32(0)
 		if err := cmd.Run(); err != nil {
 			status = 1
@@ -145,6 +183,20 @@ func (s *SSHServer) session(ch ssh.Channel, reqs <-chan *ssh.Request) {
 		_, _ = ch.SendRequest("exit-status", false, b[:])
 		_, _ = io.Copy(io.Discard, io.LimitReader(ch, 0))
 		return
+	}
+}
+
+// endlessListing writes reference lines until the client stops reading.
+func endlessListing(w io.Writer) {
+	first := strings.Repeat("a", 40) + " HEAD\x00multi_ack ofs-delta side-band-64k\n"
+	if _, err := fmt.Fprintf(w, "%04x%s", len(first)+4, first); err != nil {
+		return
+	}
+	for i := 0; ; i++ {
+		line := fmt.Sprintf("%s refs/heads/b%09d\n", strings.Repeat("b", 40), i)
+		if _, err := fmt.Fprintf(w, "%04x%s", len(line)+4, line); err != nil {
+			return
+		}
 	}
 }
 

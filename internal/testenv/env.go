@@ -137,6 +137,10 @@ func Start(opts Options) (env *Env, err error) {
 
 func (e *Env) startLiving(assets string, opts Options) error {
 	kc := "--kubeconfig=" + e.Kubeconfig
+	stages := filepath.Join(e.dir, StagesFile)
+	if err := os.WriteFile(stages, []byte(convergeStages), 0o600); err != nil {
+		return err
+	}
 	parts := []struct {
 		name string
 		args []string
@@ -152,6 +156,7 @@ func (e *Env) startLiving(assets string, opts Options) error {
 		{"kube-scheduler", []string{kc, "--secure-port=0", "--leader-elect=false"}},
 		{"kwok", []string{kc,
 			"--config=" + filepath.Join(assets, "kwok-stages.yaml"),
+			"--config=" + stages,
 			"--manage-all-nodes=true",
 			"--node-ip=127.0.0.1",
 			"--cidr=10.244.0.0/16",

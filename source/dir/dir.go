@@ -10,6 +10,7 @@ import (
 	"hash"
 	"io/fs"
 	"os"
+	"path"
 	"time"
 
 	"github.com/converge-dev/converge/source"
@@ -70,11 +71,27 @@ func (s *Source) Fetch(ctx context.Context) (*source.Snapshot, error) {
 }
 
 func (s *Source) read(ctx context.Context, root *os.Root) (*source.Snapshot, error) {
-	ig := source.NewIgnore(s.incl, s.ignore)
-	if data, err := readSmall(root, source.IgnoreFile, 1<<20); err == nil {
-		ig = ig.WithFile(data)
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
+	// igs holds the Ignore that applies in each directory walked so far,
+	// with the directory's own ignore file.
+	igs := map[string]*source.Ignore{}
+	base := source.NewIgnore(s.incl, s.ignore)
+	withFile := func(dir string, ig *source.Ignore) (*source.Ignore, error) {
+		name := source.IgnoreFile
+		if dir != "." {
+			name = dir + "/" + source.IgnoreFile
+		}
+		info, err := root.Lstat(name)
+		if errors.Is(err, fs.ErrNotExist) || (err == nil && !info.Mode().IsRegular()) {
+			return ig, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		data, err := readSmall(root, name, source.MaxIgnoreFileBytes)
+		if err != nil {
+			return nil, err
+		}
+		return ig.WithFileIn(dir, data), nil
 	}
 	b := source.NewBuilder(s.limits, time.Time{})
 	sum := sha256.New()
@@ -86,7 +103,8 @@ func (s *Source) read(ctx context.Context, root *os.Root) (*source.Snapshot, err
 			return cerr
 		}
 		if p == "." {
-			return nil
+			igs[p], err = withFile(p, base)
+			return err
 		}
 		if source.IsGitDir(d.Name()) {
 			if d.IsDir() {
@@ -94,6 +112,7 @@ func (s *Source) read(ctx context.Context, root *os.Root) (*source.Snapshot, err
 			}
 			return nil
 		}
+		ig := igs[path.Dir(p)]
 		if ig.Skip(p, d.IsDir()) {
 			if d.IsDir() {
 				return fs.SkipDir
@@ -102,7 +121,11 @@ func (s *Source) read(ctx context.Context, root *os.Root) (*source.Snapshot, err
 		}
 		switch t := d.Type(); {
 		case t.IsDir():
-			return source.CheckPath(p)
+			if err := source.CheckPath(p); err != nil {
+				return err
+			}
+			igs[p], err = withFile(p, ig)
+			return err
 		case t&fs.ModeSymlink != 0:
 			target, err := root.Readlink(p)
 			if err != nil {

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -85,6 +86,28 @@ func TestFetch(t *testing.T) {
 			files:   map[string]string{"a/b.yaml": "b"},
 			links:   map[string]string{"a/evil": "../../" + filepath.Base(outside) + "/secret.txt"},
 			wantErr: source.ErrUnsafePath,
+		},
+		"nested ignore file is a link": {
+			reason: "an ignore file that is a symbolic link is not read, in a subdirectory as at the root",
+			files:  map[string]string{"apps/rules": "*\n", "apps/a.yaml": "a", "rules": "*\n", "b.yaml": "b"},
+			links:  map[string]string{"apps/.sourceignore": "rules", ".sourceignore": "rules"},
+			want:   map[string]string{"apps/a.yaml": "a", "b.yaml": "b"},
+		},
+		"nested ignore file is a directory": {
+			reason: "a directory named like the ignore file is content",
+			files:  map[string]string{"apps/.sourceignore/x.yaml": "x", "apps/a.yaml": "a"},
+			want:   map[string]string{"apps/.sourceignore/x.yaml": "x", "apps/a.yaml": "a"},
+		},
+		"oversized nested ignore file": {
+			reason:  "an ignore file over the bound fails the snapshot",
+			files:   map[string]string{"apps/.sourceignore": strings.Repeat("# padding\n", source.MaxIgnoreFileBytes/10+1)},
+			wantErr: source.ErrLimit,
+		},
+		"ignored directory's ignore file is not read": {
+			reason: "a directory left out is not walked, so its ignore file does not count",
+			files:  map[string]string{".sourceignore": "vendor/\n", "vendor/.sourceignore": strings.Repeat("# padding\n", source.MaxIgnoreFileBytes/10+1), "a": "a"},
+			want:   map[string]string{"a": "a"},
+			absent: []string{"vendor", "vendor/.sourceignore"},
 		},
 		"file limit": {
 			files:   map[string]string{"a": "1", "b": "2", "c": "3"},

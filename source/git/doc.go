@@ -25,6 +25,22 @@
 // naming both revisions (unless [WithHistoryRewrites]); a branch or tag that
 // is gone is a *[NotFoundError], never an empty snapshot.
 //
+// An exact commit costs one shallow pack of that commit when the server
+// lets clients want any reachable commit by hash
+// (uploadpack.allowReachableSHA1InWant, as GitHub and GitLab do) or the
+// commit is a branch or tag tip. On a server with git's defaults, Fetch
+// deepens from the branch tips in steps (1, 10, 100, 1000 commits, then the
+// whole history) until the commit is found, so a commit near a tip does not
+// cost the full history; see [Reference].
+//
+// # Submodules
+//
+// Submodules are left out unless [WithSubmodules] asks for them; then they
+// are fetched recursively at their pinned commits, with the same checks on
+// their URLs (relative ones resolved as git does), the same byte budget,
+// limits, confinement and ignore rules, and credentials only for the
+// repository's own origin.
+//
 // # Signatures
 //
 // [WithVerification] requires signatures by one of the host's keys on the
@@ -42,6 +58,7 @@
 // not follow a redirect to another origin, and only the first request may be
 // redirected. SSH checks host keys strictly against the known_hosts the host
 // supplies. [WithMaxFetchBytes] and [WithTimeout] hold against a server that
-// stalls or sends without end. Snapshots are confined and bounded as
-// described in package source; submodules are not fetched.
+// stalls or sends without end, over HTTP and SSH alike, for the reference
+// listing as for the pack. Snapshots are confined and bounded as described
+// in package source.
 package git

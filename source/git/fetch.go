@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
+	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
@@ -14,6 +16,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp/capability"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp/sideband"
 	"github.com/go-git/go-git/v5/plumbing/transport"
+	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
 
 	"github.com/converge-dev/converge/source"
 )
@@ -72,13 +75,9 @@ func (s *Source) fetch(ctx context.Context, b *budget) (*source.Snapshot, error)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	tr, ep, err := newTransport(s.url, s.http)
+	sess, err := s.openSession(ctx, s.url, b)
 	if err != nil {
 		return nil, err
-	}
-	sess, err := tr.NewUploadPackSession(ep, s.auth)
-	if err != nil {
-		return nil, fmt.Errorf("open session: %w", err)
 	}
 	defer sess.Close()
 	ar, err := sess.AdvertisedReferencesContext(ctx)
@@ -91,7 +90,7 @@ func (s *Source) fetch(ctx context.Context, b *budget) (*source.Snapshot, error)
 	if s.ref.Commit != "" {
 		return s.fetchCommit(ctx, sess, ar, prev, b)
 	}
-	t, err := s.resolve(ar)
+	t, err := s.resolve(ctx, sess, ar, prev, b)
 	if err != nil {
 		return nil, err
 	}
@@ -114,8 +113,31 @@ func (s *Source) fetch(ctx context.Context, b *budget) (*source.Snapshot, error)
 	return s.finish(ctx, prev, t, commit)
 }
 
-// resolve finds the reference in the remote's advertisement.
-func (s *Source) resolve(ar *packp.AdvRefs) (target, error) {
+// openSession starts an upload-pack session with the repository at u:
+// converge's own over SSH (see sshSession), go-git's otherwise (HTTP
+// through converge's counting client, and file).
+func (s *Source) openSession(ctx context.Context, u *url.URL, b *budget) (transport.UploadPackSession, error) {
+	if u.Scheme == "ssh" {
+		pk, ok := s.auth.(*gitssh.PublicKeys)
+		if !ok {
+			return nil, errors.New("ssh URL needs WithSSHKey")
+		}
+		return dialSSH(ctx, u, pk, s.opts.knownHosts, b)
+	}
+	tr, ep, err := newTransport(u, s.http)
+	if err != nil {
+		return nil, err
+	}
+	sess, err := tr.NewUploadPackSession(ep, s.auth)
+	if err != nil {
+		return nil, fmt.Errorf("open session: %w", err)
+	}
+	return sess, nil
+}
+
+// resolve finds the reference in the remote's advertisement. Tags tied on
+// semver precedence may cost a pack (see breakTie).
+func (s *Source) resolve(ctx context.Context, sess transport.UploadPackSession, ar *packp.AdvRefs, prev *state, b *budget) (target, error) {
 	var name, label string
 	tags := false
 	switch {
@@ -128,12 +150,16 @@ func (s *Source) resolve(ar *packp.AdvRefs) (target, error) {
 				all = append(all, t)
 			}
 		}
-		tag, err := pickSemVer(s.ref.SemVer, all)
+		tied, err := pickSemVer(s.ref.SemVer, all)
 		if err != nil {
 			return target{}, err
 		}
-		if tag == "" {
+		if len(tied) == 0 {
 			return target{}, &NotFoundError{Ref: "tag in range " + s.ref.SemVer}
+		}
+		tag, err := s.breakTie(ctx, sess, ar, prev, b, tied)
+		if err != nil {
+			return target{}, err
 		}
 		name, label, tags = "refs/tags/"+tag, tag, true
 	case s.ref.Name != "":
@@ -149,40 +175,177 @@ func (s *Source) resolve(ar *packp.AdvRefs) (target, error) {
 	return target{label: label, remote: h, tags: tags}, nil
 }
 
-// fetchCommit fetches an exact commit: directly when the server allows
-// wanting any reachable commit, otherwise with the history of the branch
-// (or of every branch) that should hold it.
+// breakTie picks one of tags, which tie on semver precedence and are
+// sorted by name, greatest first: the one whose commit has the latest
+// committer time, as Flux does, and the first (greatest name) of those
+// with the same time. It fetches the tied tags (shallow, one pack) only
+// when they point to different commits the cache does not all hold.
+func (s *Source) breakTie(ctx context.Context, sess transport.UploadPackSession, ar *packp.AdvRefs, prev *state, b *budget, tags []string) (string, error) {
+	if len(tags) == 1 {
+		return tags[0], nil
+	}
+	commits := make([]plumbing.Hash, len(tags))
+	var wants []plumbing.Hash
+	same := true
+	for i, t := range tags {
+		name := "refs/tags/" + t
+		commits[i] = ar.References[name]
+		if p, ok := ar.Peeled[name]; ok {
+			commits[i] = p
+		}
+		same = same && commits[i] == commits[0]
+		if !s.hasCommit(commits[i]) {
+			wants = append(wants, ar.References[name])
+		}
+	}
+	if same {
+		return tags[0], nil
+	}
+	if len(wants) > 0 {
+		if err := s.pack(ctx, sess, ar, wants, prev, 1, b); err != nil {
+			return "", fmt.Errorf("fetch tags tied on version %q: %w", tags, err)
+		}
+	}
+	best, bestTime := "", time.Time{}
+	for i, t := range tags {
+		h := commits[i] // the advertised peeled commit, or the tag's value
+		if !s.hasCommit(h) {
+			var err error
+			if h, err = s.peel(ar.References["refs/tags/"+t]); err != nil {
+				return "", fmt.Errorf("tag %q: %w", t, err)
+			}
+		}
+		c, err := object.GetCommit(s.sto, h)
+		if err != nil {
+			return "", fmt.Errorf("read commit of tag %q: %w", t, err)
+		}
+		if best == "" || c.Committer.When.After(bestTime) {
+			best, bestTime = t, c.Committer.When
+		}
+	}
+	return best, nil
+}
+
+// deepenSteps are the depths, counted from the branch tips, at which
+// fetchCommit looks for a commit on a server that does not let a client
+// want it by hash; 0 is the whole history.
+var deepenSteps = []int{1, 10, 100, 1000, 0}
+
+// fetchCommit fetches an exact commit.
+//
+// When the server allows wanting any reachable commit
+// (uploadpack.allowReachableSHA1InWant or allowAnySHA1InWant), or the
+// commit is a reference tip, it asks for just that commit, shallow: one
+// pack of one commit's tree. Otherwise (git's default) it asks for the tips
+// of the branch (or of every branch when none is set) at growing depths,
+// 1, 10, 100 and 1000 commits, and at last the whole history, stopping as
+// soon as the commit is in the cache. A commit near a tip thus costs a
+// shallow fetch or two instead of the full history; each further step
+// costs one more listing and one pack that repeats the trees already
+// fetched (the server cannot be told to skip them without also skipping
+// the history), so the total stays within a small factor of the last
+// step's. A commit on no branch is a *[NotFoundError].
 func (s *Source) fetchCommit(ctx context.Context, sess transport.UploadPackSession, ar *packp.AdvRefs, prev *state, b *budget) (*source.Snapshot, error) {
 	want := plumbing.NewHash(s.ref.Commit)
-	t := target{label: s.ref.Branch, remote: want}
-	caps := ar.Capabilities
-	if caps.Supports(capability.AllowReachableSHA1InWant) || caps.Supports(capability.AllowTipSHA1InWant) {
+	if err := s.getCommit(ctx, sess, ar, want, prev, b); err != nil {
+		return nil, err
+	}
+	return s.finish(ctx, prev, target{label: s.ref.Branch, remote: want}, want)
+}
+
+// getCommit brings the commit want into the cache, as fetchCommit
+// describes. sess is closed when it returns.
+func (s *Source) getCommit(ctx context.Context, sess transport.UploadPackSession, ar *packp.AdvRefs, want plumbing.Hash, prev *state, b *budget) error {
+	defer func() { _ = sess.Close() }() // the last one reopen started
+	direct := ar.Capabilities.Supports(capability.AllowReachableSHA1InWant)
+	for _, h := range ar.References {
+		direct = direct || h == want
+	}
+	if direct {
 		if err := s.pack(ctx, sess, ar, []plumbing.Hash{want}, prev, 1, b); err != nil {
-			return nil, err
+			if strings.Contains(err.Error(), "not our ref") {
+				return &NotFoundError{Ref: want.String()}
+			}
+			return err
 		}
 	} else {
-		var wants []plumbing.Hash
-		for n, h := range ar.References {
-			if s.ref.Branch != "" && n != "refs/heads/"+s.ref.Branch {
-				continue
+		for i, depth := range deepenSteps {
+			if i > 0 {
+				// One pack per session: SSH and file sessions end with it.
+				var err error
+				if sess, ar, err = s.reopen(ctx, sess, b); err != nil {
+					return err
+				}
 			}
-			if strings.HasPrefix(n, "refs/heads/") && !s.hasObject(h) {
-				wants = append(wants, h)
+			wants, err := s.branchTips(ar, want)
+			if err != nil {
+				return err
 			}
-		}
-		if s.ref.Branch != "" && len(wants) == 0 && !s.hasObject(ar.References["refs/heads/"+s.ref.Branch]) {
-			return nil, &NotFoundError{Ref: "refs/heads/" + s.ref.Branch}
-		}
-		if len(wants) > 0 {
-			if err := s.pack(ctx, sess, ar, wants, prev, 0, b); err != nil {
-				return nil, err
+			if depth == 0 {
+				depth = infiniteDepth
+			}
+			if err := s.pack(ctx, sess, ar, wants, nil, depth, b); err != nil {
+				return err
+			}
+			if s.hasCommit(want) {
+				break
+			}
+			if depth < infiniteDepth && !s.mayDeepen() {
+				break // the history is shorter than depth: all of it is here
 			}
 		}
 	}
 	if !s.hasCommit(want) {
-		return nil, &NotFoundError{Ref: s.ref.Commit}
+		return &NotFoundError{Ref: want.String()}
 	}
-	return s.finish(ctx, prev, t, want)
+	return nil
+}
+
+// infiniteDepth is git's "deepen 2147483647": the whole history, also
+// below commits the cache holds as shallow.
+const infiniteDepth = 1<<31 - 1
+
+// branchTips returns the tips of the branch the reference names, or of
+// every branch.
+func (s *Source) branchTips(ar *packp.AdvRefs, want plumbing.Hash) ([]plumbing.Hash, error) {
+	var wants []plumbing.Hash
+	for n, h := range ar.References {
+		if !strings.HasPrefix(n, "refs/heads/") || (s.ref.Branch != "" && n != "refs/heads/"+s.ref.Branch) {
+			continue
+		}
+		if !contains(wants, h) {
+			wants = append(wants, h)
+		}
+	}
+	if len(wants) == 0 {
+		if s.ref.Branch != "" {
+			return nil, &NotFoundError{Ref: "refs/heads/" + s.ref.Branch}
+		}
+		return nil, &NotFoundError{Ref: want.String()}
+	}
+	return wants, nil
+}
+
+// mayDeepen reports whether the cache has a shallow boundary, below which
+// a deeper fetch can bring more history.
+func (s *Source) mayDeepen() bool {
+	shallows, err := s.sto.Shallow()
+	return err != nil || len(shallows) > 0
+}
+
+// reopen closes sess and starts a new session with a fresh listing.
+func (s *Source) reopen(ctx context.Context, sess transport.UploadPackSession, b *budget) (transport.UploadPackSession, *packp.AdvRefs, error) {
+	_ = sess.Close()
+	next, err := s.openSession(ctx, s.url, b)
+	if err != nil {
+		return nil, nil, err
+	}
+	ar, err := next.AdvertisedReferencesContext(ctx)
+	if err != nil {
+		_ = next.Close()
+		return nil, nil, fmt.Errorf("list references: %w", err)
+	}
+	return next, ar, nil
 }
 
 // pack asks for wants, telling the server what the cache holds, and
@@ -219,10 +382,11 @@ func (s *Source) pack(ctx context.Context, sess transport.UploadPackSession, ar 
 		return fmt.Errorf("request pack: %w", err)
 	}
 	defer resp.Close()
-	if len(resp.Shallows) > 0 {
-		merged := append([]plumbing.Hash(nil), shallows...)
-		for _, h := range resp.Shallows {
-			if !contains(merged, h) {
+	if len(resp.Shallows) > 0 || len(resp.Unshallows) > 0 {
+		// Commits the server deepened past are no longer the boundary.
+		var merged []plumbing.Hash
+		for _, h := range append(append([]plumbing.Hash(nil), shallows...), resp.Shallows...) {
+			if !contains(merged, h) && !contains(resp.Unshallows, h) {
 				merged = append(merged, h)
 			}
 		}
@@ -237,7 +401,13 @@ func (s *Source) pack(ctx context.Context, sess transport.UploadPackSession, ar 
 	case req.Capabilities.Supports(capability.Sideband):
 		r = sideband.NewDemuxer(sideband.Sideband, resp)
 	}
-	if err := packfile.UpdateObjectStorage(s.sto, &limitedReader{r: r, b: b}); err != nil {
+	if s.url.Scheme == "file" {
+		r = &limitedReader{r: r, b: b} // HTTP and SSH count on the wire
+	}
+	if err := packfile.UpdateObjectStorage(s.sto, r); err != nil {
+		if b.over() {
+			return fmt.Errorf("receive pack: %w: more than %d bytes", ErrTransferLimit, b.limit)
+		}
 		if cerr := ctx.Err(); cerr != nil {
 			return fmt.Errorf("receive pack: %w", cerr)
 		}

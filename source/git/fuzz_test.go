@@ -95,3 +95,37 @@ func FuzzCheckRefName(f *testing.F) {
 		}
 	})
 }
+
+// FuzzResolveSubmoduleURL checks that a .gitmodules URL, relative or not,
+// is accepted only when ParseURL would accept the result, and that a
+// relative one never leaves the base's host or climbs above its root.
+func FuzzResolveSubmoduleURL(f *testing.F) {
+	for _, s := range []string{
+		"../lib.git", "./lib.git", "../../../../x", "../-x", "./a/../../b", "--upload-pack=x",
+		"-oProxyCommand=sh", "ext::sh -c x", "file:///etc", "https://other/x.git", "../x?y", "./",
+	} {
+		f.Add(s, false)
+		f.Add(s, true)
+	}
+	base, err := git.ParseURL("https://example.com/org/repo.git", false)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, raw string, allowFile bool) {
+		u, err := git.ResolveSubmoduleURL(base, raw, allowFile)
+		if err != nil {
+			return
+		}
+		checkAccepted(t, u.String(), allowFile)
+		if strings.HasPrefix(raw, "./") || strings.HasPrefix(raw, "../") {
+			if u.Host != base.Host || u.Scheme != base.Scheme {
+				t.Fatalf("relative %q left the host: %s", raw, u)
+			}
+			for _, seg := range strings.Split(u.Path, "/") {
+				if seg == ".." || seg == "." {
+					t.Fatalf("relative %q kept a dot component: %s", raw, u)
+				}
+			}
+		}
+	})
+}

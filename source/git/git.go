@@ -47,6 +47,8 @@ type Source struct {
 	sto   storage.Storer
 	last  *state
 	sizes map[plumbing.Hash]int64 // blob sizes seen, guarded by stoMu
+
+	children map[string]*Source // submodule repositories by URL, guarded by mu
 }
 
 var _ source.Source = (*Source)(nil)
@@ -65,6 +67,7 @@ type options struct {
 	cacheDir       string
 	allowFile      bool
 	acceptRewrites bool
+	submodules     bool
 	include        []string
 	ignore         []string
 	caBundle       []byte
@@ -117,7 +120,8 @@ func WithInclude(paths ...string) Option {
 }
 
 // WithIgnore leaves out paths matching these gitignore patterns, in
-// addition to the repository's ".sourceignore".
+// addition to the repository's ".sourceignore" files (one may sit in any
+// directory; see [source.IgnoreFile]).
 func WithIgnore(patterns ...string) Option {
 	return func(o *options) { o.ignore = append(o.ignore, patterns...) }
 }

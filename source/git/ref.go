@@ -21,10 +21,25 @@ type Reference struct {
 	// Tags are read as versions with an optional "v" prefix, strictly (no
 	// "1.4"); a pre-release version matches only a range that names a
 	// pre-release, as in Flux's GitRepository.
+	//
+	// Tags whose versions have equal precedence ("v1.2.0" and "1.2.0", or
+	// "1.2.0+a" and "1.2.0+b": semver ignores build metadata) are ordered
+	// as Flux orders them (fluxcd/pkg git/gogit cloneSemVer, which
+	// GitRepository uses): by the committer time of the commit each tag
+	// points to, the latest winning. Where Flux then leaves the order to
+	// chance (the same commit, or the same second), converge takes the
+	// greatest tag name in byte order ("v1.2.0" over "1.2.0"), so the same
+	// tags always resolve to the same revision. Reading commit times costs
+	// one shallow pack of the tied tags, only when they point to different
+	// commits the cache does not hold.
 	SemVer string
 	// Name is any reference name, such as "refs/pull/42/head".
 	Name string
-	// Commit is a full commit hash (40 hex digits).
+	// Commit is a full commit hash (40 hex digits). With Branch, only that
+	// branch is searched for it on a server that does not let clients want
+	// a commit by hash (git's default); without, every branch is. The
+	// search deepens from the tips in steps of 1, 10, 100 and 1000 commits,
+	// then takes the whole history, and stops once the commit is found.
 	Commit string
 }
 
@@ -157,14 +172,16 @@ func CheckRefName(name string) error {
 	return nil
 }
 
-// pickSemVer returns the tag with the highest version in the range, as
-// Flux's GitRepository does: versions parse strictly after an optional "v",
-// pre-releases match only ranges that name one, and equal versions (build
-// metadata differs) fall back to the greater tag name.
-func pickSemVer(constraint string, tags []string) (string, error) {
+// pickSemVer returns the tags with the highest version in the range, as
+// Flux's GitRepository reads them: versions parse strictly after an
+// optional "v", and pre-releases match only ranges that name one. More than
+// one tag comes back when versions tie on precedence ("v1.2.0" and "1.2.0",
+// or versions that differ only in build metadata); they are sorted by name,
+// greatest first, for [Source] to break the tie by commit time.
+func pickSemVer(constraint string, tags []string) ([]string, error) {
 	c, err := semver.NewConstraint(constraint)
 	if err != nil {
-		return "", fmt.Errorf("%w: semver range %q: %v", ErrInvalidReference, constraint, err)
+		return nil, fmt.Errorf("%w: semver range %q: %v", ErrInvalidReference, constraint, err)
 	}
 	type cand struct {
 		tag string
@@ -182,13 +199,20 @@ func pickSemVer(constraint string, tags []string) (string, error) {
 		cands = append(cands, cand{t, v})
 	}
 	if len(cands) == 0 {
-		return "", nil
+		return nil, nil
 	}
-	best := slices.MaxFunc(cands, func(a, b cand) int {
-		if n := a.v.Compare(b.v); n != 0 {
+	slices.SortFunc(cands, func(a, b cand) int {
+		if n := b.v.Compare(a.v); n != 0 {
 			return n
 		}
-		return strings.Compare(a.tag, b.tag)
+		return strings.Compare(b.tag, a.tag)
 	})
-	return best.tag, nil
+	var out []string
+	for _, c := range cands {
+		if c.v.Compare(cands[0].v) != 0 {
+			break
+		}
+		out = append(out, c.tag)
+	}
+	return out, nil
 }

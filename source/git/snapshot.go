@@ -7,6 +7,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
@@ -35,17 +36,14 @@ func (s *Source) snapshot(ctx context.Context, hash plumbing.Hash, rev string) (
 		b:     source.NewBuilder(s.opts.limits, c.Committer.When),
 		ig:    source.NewIgnore(s.opts.include, s.opts.ignore),
 		sizes: make(map[plumbing.Hash]int64),
+		count: new(int),
 	}
-	for _, e := range tree.Entries {
-		if e.Name == source.IgnoreFile && e.Mode.IsFile() {
-			data, err := w.readBlob(e.Hash, 1<<20)
-			if err != nil {
-				return nil, fmt.Errorf("read %s: %w", source.IgnoreFile, err)
-			}
-			w.ig = w.ig.WithFile(data)
+	if s.opts.submodules {
+		if w.mods, err = readModules(w, tree); err != nil {
+			return nil, err
 		}
 	}
-	if err := w.walk(tree, ""); err != nil {
+	if err := w.walk(tree, "", w.ig); err != nil {
 		return nil, err
 	}
 	fsys, files, size, err := w.b.FS()
@@ -75,9 +73,21 @@ type treeWalker struct {
 	ig     *source.Ignore
 	levels int
 	sizes  map[plumbing.Hash]int64 // blob sizes of this tree
+
+	// Submodules (WithSubmodules): the .gitmodules entries of the
+	// repository being walked, by path relative to its root; that root's
+	// path in the snapshot ("" for the fetched repository); how deep it
+	// nests; and the submodules fetched so far, shared by all walkers of
+	// one snapshot.
+	mods  map[string]*config.Submodule
+	root  string
+	depth int
+	count *int
 }
 
-func (w *treeWalker) walk(tree *object.Tree, dir string) error {
+// walk adds the entries of tree, the directory dir, to the snapshot. ig is
+// what applies in dir before its own ignore file.
+func (w *treeWalker) walk(tree *object.Tree, dir string, ig *source.Ignore) error {
 	if err := w.ctx.Err(); err != nil {
 		return err
 	}
@@ -85,6 +95,15 @@ func (w *treeWalker) walk(tree *object.Tree, dir string) error {
 	defer func() { w.levels-- }()
 	if w.levels > maxTreeDepth {
 		return &source.PathError{Path: dir, Reason: "directories nested too deep"}
+	}
+	for _, e := range tree.Entries {
+		if e.Name == source.IgnoreFile && (e.Mode == filemode.Regular || e.Mode == filemode.Executable) {
+			data, err := w.readBlob(e.Hash, source.MaxIgnoreFileBytes)
+			if err != nil {
+				return fmt.Errorf("read %q: %w", path.Join(dir, e.Name), err)
+			}
+			ig = ig.WithFileIn(dir, data)
+		}
 	}
 	for _, e := range tree.Entries {
 		if e.Name == "" || strings.Contains(e.Name, "/") {
@@ -99,20 +118,25 @@ func (w *treeWalker) walk(tree *object.Tree, dir string) error {
 		}
 		switch e.Mode {
 		case filemode.Dir:
-			if w.ig.Skip(p, true) {
+			if ig.Skip(p, true) {
 				continue
 			}
 			sub, err := object.GetTree(w.s.sto, e.Hash)
 			if err != nil {
 				return fmt.Errorf("read tree %q: %w", p, err)
 			}
-			if err := w.walk(sub, p); err != nil {
+			if err := w.walk(sub, p, ig); err != nil {
 				return err
 			}
 		case filemode.Submodule:
-			continue // submodules are not fetched
+			if !w.s.opts.submodules || ig.Skip(p, true) {
+				continue // left out unless asked for
+			}
+			if err := w.submodule(p, e, ig); err != nil {
+				return err
+			}
 		case filemode.Symlink:
-			if w.ig.Skip(p, false) {
+			if ig.Skip(p, false) {
 				continue
 			}
 			target, err := w.readBlob(e.Hash, 4096)
@@ -123,7 +147,7 @@ func (w *treeWalker) walk(tree *object.Tree, dir string) error {
 				return err
 			}
 		case filemode.Regular, filemode.Executable, filemode.Deprecated:
-			if w.ig.Skip(p, false) {
+			if ig.Skip(p, false) {
 				continue
 			}
 			if err := w.addFile(p, e); err != nil {

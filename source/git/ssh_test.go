@@ -1,12 +1,16 @@
 package git_test
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/pem"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/ssh"
@@ -82,4 +86,63 @@ func TestSSHTransport(t *testing.T) {
 			assert.False(t, strings.Contains(err.Error(), "nope"), "key material is not echoed")
 		})
 	}
+}
+
+// TestSSHServerMisbehaves: over SSH as over HTTP, an endless reference
+// listing hits the fetch byte limit with a clear error, and a server that
+// stalls or never stops sending is cut off by the timeout.
+func TestSSHServerMisbehaves(t *testing.T) {
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo(t, "bad")
+	repo.Commit(t, "one", map[string]string{"a.txt": "a"})
+	clientKey, clientPub := sshKey(t)
+	sshd := srv.NewSSHServer(t, clientPub)
+	auth := git.WithSSHKey("git", clientKey, nil, []byte(sshd.KnownHosts))
+
+	tests := map[string]struct {
+		mode    gittest.SSHMode
+		opts    []git.Option
+		wantErr error
+	}{
+		"endless listing":          {mode: gittest.SSHEndlessListing, opts: []git.Option{git.WithMaxFetchBytes(1 << 20)}, wantErr: git.ErrTransferLimit},
+		"endless listing, timeout": {mode: gittest.SSHEndlessListing, opts: []git.Option{git.WithMaxFetchBytes(0), git.WithTimeout(2 * time.Second)}, wantErr: context.DeadlineExceeded},
+		"stalled listing":          {mode: gittest.SSHStall, opts: []git.Option{git.WithTimeout(2 * time.Second)}, wantErr: context.DeadlineExceeded},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			sshd.SetMode(tc.mode)
+			defer sshd.SetMode(gittest.SSHServe)
+			start := time.Now()
+			snap, err := newSource(t, sshd.URL("git", "bad"), git.Reference{}, append(tc.opts, auth)...).Fetch(ctx(t))
+			require.ErrorIs(t, err, tc.wantErr)
+			assert.Nil(t, snap)
+			assert.Contains(t, err.Error(), "list references")
+			assert.Less(t, time.Since(start), 30*time.Second, "the bound holds")
+		})
+	}
+
+	t.Run("well-behaved again", func(t *testing.T) {
+		snap, err := newSource(t, sshd.URL("git", "bad"), git.Reference{}, auth, git.WithMaxFetchBytes(1<<20)).Fetch(ctx(t))
+		require.NoError(t, err)
+		assert.Equal(t, "a", read(t, snap, "a.txt"))
+	})
+
+	t.Run("pack over the limit", func(t *testing.T) {
+		big := srv.NewRepo(t, "big")
+		var sb strings.Builder
+		for i := range 20000 {
+			fmt.Fprintf(&sb, "%d-%x\n", i, i*7919)
+		}
+		big.Commit(t, "big", map[string]string{"big.txt": sb.String()})
+		_, err := newSource(t, sshd.URL("git", "big"), git.Reference{}, auth, git.WithMaxFetchBytes(32<<10)).Fetch(ctx(t))
+		require.ErrorIs(t, err, git.ErrTransferLimit)
+	})
+
+	t.Run("missing repository", func(t *testing.T) {
+		start := time.Now()
+		_, err := newSource(t, sshd.URL("git", "nope"), git.Reference{}, auth).Fetch(ctx(t))
+		require.ErrorIs(t, err, transport.ErrRepositoryNotFound)
+		assert.NotContains(t, err.Error(), "PRIVATE KEY")
+		assert.Less(t, time.Since(start), 10*time.Second)
+	})
 }

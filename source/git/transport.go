@@ -74,6 +74,9 @@ func (l *limitedBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// over reports whether the budget ran out.
+func (b *budget) over() bool { return b.limit > 0 && b.bytes.Load() > b.limit }
+
 // limitedReader applies the same budget to a pack stream from any
 // transport (SSH and file do not go through HTTP).
 type limitedReader struct {
@@ -166,11 +169,32 @@ func sshAuth(user string, key, passphrase, knownHosts []byte) (*gitssh.PublicKey
 // keys listed in data, in OpenSSH known_hosts format. An unknown host, a
 // changed key and an empty list are all refused.
 func KnownHostsCallback(data []byte) (ssh.HostKeyCallback, error) {
-	type entry struct {
-		hosts []string
-		key   ssh.PublicKey
+	entries, err := parseKnownHosts(data)
+	if err != nil {
+		return nil, err
 	}
-	var entries []entry
+	return func(hostname string, remote net.Addr, key ssh.PublicKey) error {
+		addr := normalizeAddr(hostname)
+		for _, e := range entries {
+			for _, h := range e.hosts {
+				if matchHost(h, addr) && bytes.Equal(e.key.Marshal(), key.Marshal()) {
+					return nil
+				}
+			}
+		}
+		return fmt.Errorf("host key for %s is not in known_hosts", addr)
+	}, nil
+}
+
+type knownHost struct {
+	hosts []string
+	key   ssh.PublicKey
+}
+
+// parseKnownHosts reads the entries of a known_hosts file, leaving out
+// revoked keys; none at all is an error.
+func parseKnownHosts(data []byte) ([]knownHost, error) {
+	var entries []knownHost
 	rest := data
 	for len(bytes.TrimSpace(rest)) > 0 {
 		marker, hosts, key, _, r, err := ssh.ParseKnownHosts(rest)
@@ -184,23 +208,15 @@ func KnownHostsCallback(data []byte) (ssh.HostKeyCallback, error) {
 		if marker == "@revoked" {
 			continue
 		}
-		entries = append(entries, entry{hosts, key})
+		entries = append(entries, knownHost{hosts, key})
 	}
 	if len(entries) == 0 {
 		return nil, errors.New("known_hosts: no host keys; strict host key checking needs at least one")
 	}
-	return func(hostname string, remote net.Addr, key ssh.PublicKey) error {
-		addr := knownhosts.Normalize(hostname)
-		for _, e := range entries {
-			for _, h := range e.hosts {
-				if matchHost(h, addr) && bytes.Equal(e.key.Marshal(), key.Marshal()) {
-					return nil
-				}
-			}
-		}
-		return fmt.Errorf("host key for %s is not in known_hosts", addr)
-	}, nil
+	return entries, nil
 }
+
+func normalizeAddr(addr string) string { return knownhosts.Normalize(addr) }
 
 // matchHost matches one known_hosts host pattern (plain, or hashed
 // "|1|salt|hash") against a normalized address.

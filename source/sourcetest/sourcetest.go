@@ -124,6 +124,21 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		assert.Equal(t, files["apps/web/deploy.yaml"], string(got))
 	})
 
+	t.Run("ignore files in subdirectories", func(t *testing.T) {
+		h := newHarness(t)
+		h.Write(t, NestedIgnoreFiles)
+		snap, err := h.Source.Fetch(ctx(t))
+		require.NoError(t, err)
+		var walked []string
+		require.NoError(t, fs.WalkDir(snap.FS, ".", func(p string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				walked = append(walked, p)
+			}
+			return err
+		}))
+		assert.ElementsMatch(t, NestedIgnoreKept, walked)
+	})
+
 	t.Run("canceled context", func(t *testing.T) {
 		h := newHarness(t)
 		h.Write(t, files)
@@ -135,6 +150,39 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		assert.True(t, errors.Is(err, context.Canceled), "error %v must wrap context.Canceled", err)
 	})
 }
+
+// NestedIgnoreFiles is content with a [source.IgnoreFile] at the root and
+// in subdirectories, and NestedIgnoreKept the files a snapshot of it holds
+// under gitignore semantics (the same files `git ls-files --others
+// --exclude-standard` lists when the ignore files are named .gitignore).
+var (
+	NestedIgnoreFiles = map[string]string{
+		".sourceignore":            "*.tmp\nignored/\n",
+		"README.md":                "root readme: apps' *.md does not reach here\n",
+		"local.yaml":               "root: apps' /local.yaml is anchored in apps\n",
+		"secret/s.yaml":            "root: apps' secret/ applies only under apps\n",
+		"a.tmp":                    "ignored by the root file\n",
+		"apps/.sourceignore":       "# apps\n/local.yaml\nsecret/\n*.md\n!keep.tmp\n",
+		"apps/local.yaml":          "ignored: anchored pattern of apps\n",
+		"apps/keep.tmp":            "kept: the deeper negation wins over the root's *.tmp\n",
+		"apps/x.tmp":               "ignored by the root file\n",
+		"apps/api/local.yaml":      "kept: /local.yaml is anchored to apps/ itself\n",
+		"apps/api/NOTES.md":        "ignored: apps' *.md applies in every subdirectory\n",
+		"apps/api/deploy.yaml":     "kept\n",
+		"apps/secret/s.yaml":       "ignored: the directory is\n",
+		"apps/web/.sourceignore":   "!NOTES.md\ndeploy.yaml\n",
+		"apps/web/NOTES.md":        "kept: web's negation wins over apps' *.md\n",
+		"apps/web/deploy.yaml":     "ignored by web's file\n",
+		"apps/web/svc/deploy.yaml": "ignored: web's pattern applies below web too\n",
+		"ignored/.sourceignore":    "!*\n",
+		"ignored/x.yaml":           "ignored: a file cannot come back from an ignored directory\n",
+	}
+	NestedIgnoreKept = []string{
+		".sourceignore", "README.md", "local.yaml", "secret/s.yaml",
+		"apps/.sourceignore", "apps/keep.tmp", "apps/api/local.yaml", "apps/api/deploy.yaml",
+		"apps/web/.sourceignore", "apps/web/NOTES.md",
+	}
+)
 
 func keys(m map[string]string) []string {
 	out := make([]string, 0, len(m))

@@ -1,0 +1,4 @@
+package git
+
+// ResolveSubmoduleURL exposes resolveSubmoduleURL to the tests.
+var ResolveSubmoduleURL = resolveSubmoduleURL
