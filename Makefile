@@ -13,6 +13,7 @@ MODULES := . $(patsubst %/go.mod,%,$(wildcard examples/go.mod bench/go.mod))
 testbin:
 	@bash hack/testbin/build.sh >/dev/null
 	@bash hack/peers/build.sh >/dev/null
+	@bash hack/peers/build.sh helm >/dev/null
 
 fmt:
 	@unformatted=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go')); \
@@ -30,9 +31,12 @@ bench: testbin
 		export KUBEBUILDER_ASSETS=$$(bash hack/testbin/build.sh); cd bench && go run .; \
 	else echo "bench: no benchmarks yet"; fi
 
-# run will be the quickstart (issue 8: a CLI reconciling a GitOps repository
-# into a local living control plane). Until it lands, say so plainly.
+# run is the quickstart: builds the control-plane binaries (once, cached),
+# then examples/cmd/quickstart copies examples/gitops-deploy into a temporary
+# Git repository, starts a local control plane, runs converge plan, apply,
+# sync (self-heal), diff and sync (a new image tag rolls out), and stops
+# everything it started.
 run:
-	@echo "make run: the quickstart is not built yet (issue 8). What works today: make test, make bench," >&2
-	@echo "and the packages object, source, render, cluster, diff and health (see README.md)." >&2
-	@exit 2
+	@assets=$$(bash hack/testbin/build.sh); export KUBEBUILDER_ASSETS=$$assets; \
+	echo "make run: compiling examples/cmd/quickstart (a minute or two the first time)" >&2; \
+	cd examples && go run ./cmd/quickstart

@@ -67,6 +67,11 @@ type Result struct {
 	PruneSkipped string
 	// Health is the final health report when Options.Wait was set.
 	Health *health.Report
+	// WaitErr is set when a wait of the call failed: the CRDs and
+	// Namespaces of the first stage not ready in time, or, with
+	// Options.Wait, objects not healthy (see Health). The objects
+	// themselves were applied; their results say so.
+	WaitErr error
 	// Writes counts the create, patch and delete requests sent.
 	Writes   int
 	Duration time.Duration
@@ -96,14 +101,17 @@ func (r *Result) Failed() []ObjectResult {
 	return out
 }
 
-// Err joins the errors of failed objects, each naming its object first, or
-// returns nil.
+// Err joins the errors of failed objects, each naming its object first,
+// and WaitErr, or returns nil.
 func (r *Result) Err() error {
 	var errs []error
 	for _, o := range r.Objects {
 		if o.Action == Failed && o.Err != nil {
 			errs = append(errs, &ObjectError{ID: o.ID, Err: o.Err})
 		}
+	}
+	if r.WaitErr != nil {
+		errs = append(errs, r.WaitErr)
 	}
 	return errors.Join(errs...)
 }

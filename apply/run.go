@@ -2,7 +2,6 @@ package apply
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -80,6 +79,7 @@ func (a *Applier) run(ctx context.Context, set *object.Set, opts Options, dry bo
 		ok = r.hooks(ctx, PhaseSync, p.hooks[PhaseSync])
 	}
 	if ok && opts.Wait && !dry {
+		r.settle(ctx) // so the wait judges what was written, not what was there
 		ok = r.waitHealthy(ctx, p.ids)
 	}
 	if ok {
@@ -218,8 +218,7 @@ func (r *run) ready(ctx context.Context, items []*item) bool {
 		r.a.client.Invalidate()
 	}
 	if err != nil {
-		r.add(ObjectResult{ID: ids[0], Phase: PhaseSync, Action: Failed, Reason: "not ready",
-			Err: fmt.Errorf("CRDs and Namespaces of the set are not ready: %w", err)})
+		r.res.WaitErr = fmt.Errorf("CRDs and Namespaces of the set are not ready: %w", err)
 		return false
 	}
 	return true
@@ -236,12 +235,7 @@ func (r *run) waitHealthy(ctx context.Context, ids []object.ID) bool {
 	report, err := health.Wait(ctx, r.a.cache.View(), r.a.checker, ids, wo)
 	r.res.Health = &report
 	if err != nil {
-		var we *health.WaitError
-		id := object.ID{}
-		if errors.As(err, &we) && len(report.Results) > 0 {
-			id = report.Results[0].ID
-		}
-		r.add(ObjectResult{ID: id, Phase: PhaseSync, Action: Failed, Reason: "not healthy", Err: err})
+		r.res.WaitErr = fmt.Errorf("not healthy: %w", err)
 		return false
 	}
 	return true
@@ -263,6 +257,11 @@ func (r *run) settle(ctx context.Context) {
 			obj, found, err := r.a.cache.View().Get(ctx, id)
 			if err != nil || (found && notOlder(obj.GetResourceVersion(), rv)) {
 				delete(pending, id)
+				r.mu.Lock()
+				if r.written[id] == rv {
+					delete(r.written, id)
+				}
+				r.mu.Unlock()
 			}
 		}
 		if len(pending) > 0 {

@@ -1,0 +1,275 @@
+// Command quickstart is what `make run` runs: a tour of the converge CLI
+// on a local control plane, start to finish, in a couple of minutes.
+//
+// It copies examples/gitops-deploy into a new Git repository in a temporary
+// folder (read through a file:// URL, which source/git allows on request),
+// starts one living control plane (etcd, kube-apiserver, controllers, kwok
+// fake nodes), and runs, in this process, what a user would type:
+//
+//	converge plan  --repo file://… --path clusters/dev   # everything to create
+//	converge apply --repo file://… --path clusters/dev   # apply, wait until healthy
+//	(a hand edit in the cluster)    converge sync --once # self-heal
+//	(a commit: web 1.5.0 → 1.5.1)   converge diff        # the pull-request preview
+//	                                converge sync --once # the diff and the roll-out
+//
+// It stops the plane and removes the folder when it ends, also on Ctrl-C.
+//
+//	cd examples && go run ./cmd/quickstart [-source gitops-deploy]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/converge-dev/converge/examples/internal/cli"
+	"github.com/converge-dev/converge/examples/internal/quiet"
+	"github.com/converge-dev/converge/internal/gittest"
+	"github.com/converge-dev/converge/internal/testenv"
+)
+
+func main() {
+	quiet.Loggers()
+	source := flag.String("source", "gitops-deploy", "the deployment repository to copy (examples/gitops-deploy)")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, *source, os.Stdout, os.Stderr)
+	stop()
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintln(os.Stderr, "quickstart: interrupted; everything it started is stopped")
+		os.Exit(130)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "quickstart: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// tour holds what the steps share.
+type tour struct {
+	ctx   context.Context
+	out   io.Writer
+	errs  io.Writer
+	start time.Time
+	step  int
+	env   *testenv.Env
+	work  string // the repository's work tree
+	url   string // its file:// URL
+}
+
+const steps = 8
+
+func (t *tour) say(title string) {
+	t.step++
+	t.printf("\n━━ %d/%d  %s  [%s]\n", t.step, steps, title, time.Since(t.start).Round(time.Second))
+}
+
+// converge runs the CLI in this process, printing the command line first.
+func (t *tour) converge(want int, args ...string) error {
+	shown := append([]string{}, args...)
+	for i, a := range shown {
+		if t.env != nil && a == t.env.Kubeconfig {
+			shown[i] = "$KUBECONFIG"
+		}
+	}
+	t.printf("$ converge %s\n", strings.Join(shown, " "))
+	if code := cli.Main(t.ctx, args, t.out, t.errs); code != want {
+		if t.ctx.Err() != nil {
+			return t.ctx.Err()
+		}
+		return fmt.Errorf("converge %s exited %d, expected %d", args[0], code, want)
+	}
+	return nil
+}
+
+func (t *tour) printf(format string, args ...any) {
+	fmt.Fprintf(t.out, format, args...)
+}
+
+func (t *tour) git(args ...string) (string, error) {
+	return gittest.Git(t.work, args...)
+}
+
+// run takes the tour, printing to out (and the CLI's errors to errs).
+func run(ctx context.Context, source string, out, errs io.Writer) (err error) {
+	t := &tour{ctx: ctx, out: out, errs: errs, start: time.Now()}
+	t.printf("converge quickstart: reconcile a GitOps repository into a local cluster, then change it.\n")
+
+	t.say("Build (or find) the control-plane binaries")
+	assets, err := testenv.AssetsDir()
+	if err != nil {
+		return err
+	}
+	t.printf("etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok from %s\n", assets)
+	if err := os.Setenv("KUBEBUILDER_ASSETS", assets); err != nil {
+		return err
+	}
+
+	t.say("Create a Git repository from examples/gitops-deploy")
+	tmp, err := os.MkdirTemp("", "converge-quickstart-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	t.work = filepath.Join(tmp, "gitops-deploy")
+	if err := copyTree(source, t.work); err != nil {
+		return fmt.Errorf("copy %s: %w", source, err)
+	}
+	if _, err := t.git("init", "--quiet", "--initial-branch=main"); err != nil {
+		return err
+	}
+	if _, err := t.git("add", "--all"); err != nil {
+		return err
+	}
+	if _, err := t.git("commit", "--quiet", "-m", "gitops-deploy: infrastructure, web and api in dev, staging and prod"); err != nil {
+		return err
+	}
+	first, err := t.git("rev-parse", "HEAD")
+	if err != nil {
+		return err
+	}
+	t.url = "file://" + filepath.ToSlash(t.work)
+	t.printf("%s, branch main at %s. converge reads it through source/git (a file:// URL,\nallowed with git.WithFileURLs; hosts use https or ssh the same way).\n", t.url, first[:12])
+	tree, _ := t.git("ls-files", "apps/web", "infrastructure", "clusters")
+	t.printf("%s\n", indent(tree, "  "))
+
+	t.say("Start a local control plane")
+	start := time.Now()
+	t.env, err = testenv.Start(testenv.Options{Mode: testenv.Living})
+	if err != nil {
+		return fmt.Errorf("start the control plane: %w", err)
+	}
+	defer func() {
+		if serr := t.env.Stop(); serr != nil && err == nil {
+			err = fmt.Errorf("stop the control plane: %w", serr)
+		}
+		t.printf("\nThe control plane is stopped and the temporary repository removed; nothing is left running.\n")
+	}()
+	t.printf("etcd + kube-apiserver + kube-controller-manager + kube-scheduler + kwok (3 fake nodes) up in %s at %s\n",
+		time.Since(start).Round(100*time.Millisecond), t.env.Config.Host)
+	t.printf("KUBECONFIG=%s (gone when the quickstart ends)\n", t.env.Kubeconfig)
+	common := []string{"--repo", t.url, "--path", "clusters/dev", "--kubeconfig", t.env.Kubeconfig}
+
+	t.say("Plan: what applying clusters/dev would do to an empty cluster")
+	if err := t.converge(cli.ExitChanges, append([]string{"plan"}, append(common, "--exit-code")...)...); err != nil {
+		return err
+	}
+
+	t.say("Apply: CRDs and namespaces first, then the rest; wait until healthy")
+	if err := t.converge(cli.ExitOK, append([]string{"apply"}, common...)...); err != nil {
+		return err
+	}
+
+	t.say("Someone edits the cluster by hand; the next sync puts Git back")
+	if err := handEdit(ctx, t.env.Client); err != nil {
+		return err
+	}
+	t.printf("kubectl-edit set Deployment shop/web to 3 replicas and image shop-web:hotfix (a field manager other than converge)\n")
+	if err := t.converge(cli.ExitOK, append([]string{"sync", "--once"}, common...)...); err != nil {
+		return err
+	}
+
+	t.say("Commit a new image tag for web in dev, and preview it like a pull request")
+	kfile := filepath.Join(t.work, "apps", "web", "overlays", "dev", "kustomization.yaml")
+	data, err := os.ReadFile(kfile)
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(string(data), "newTag: 1.5.0") {
+		return errors.New("apps/web/overlays/dev/kustomization.yaml does not pin newTag: 1.5.0 any more; update the quickstart")
+	}
+	if err := os.WriteFile(kfile, []byte(strings.Replace(string(data), "newTag: 1.5.0", "newTag: 1.5.1", 1)), 0o644); err != nil {
+		return err
+	}
+	if _, err := t.git("commit", "--quiet", "-am", "web: 1.5.1 in dev"); err != nil {
+		return err
+	}
+	second, err := t.git("rev-parse", "HEAD")
+	if err != nil {
+		return err
+	}
+	t.printf("committed %s: apps/web/overlays/dev/kustomization.yaml newTag 1.5.0 → 1.5.1\n", second[:12])
+	if err := t.converge(cli.ExitChanges, "diff", "--repo", t.url, "--base", first, "--head", "main", "--exit-code"); err != nil {
+		return err
+	}
+
+	t.say("Sync: the new commit is applied and web rolls out")
+	if err := t.converge(cli.ExitOK, append([]string{"sync", "--once"}, common...)...); err != nil {
+		return err
+	}
+	var d appsv1.Deployment
+	if err := t.env.Client.Get(ctx, types.NamespacedName{Namespace: "shop", Name: "web"}, &d); err != nil {
+		return err
+	}
+	t.printf("Deployment shop/web runs %s: %d/%d replicas updated and available\n",
+		d.Spec.Template.Spec.Containers[0].Image, d.Status.UpdatedReplicas, d.Status.AvailableReplicas)
+
+	t.printf(`
+Done in %s. Where to go next:
+  - examples/README.md: the repository layout and every converge command and flag;
+  - run the CLI yourself, against your cluster or a local one that lives as long as the command:
+      cd examples && go run ./cmd/converge sync --repo gitops-deploy --path clusters/dev --local --interval 10s
+  - README.md: the packages (source, render, diff, apply, health) and how to wire them in your own host;
+  - make test: everything above, end to end, on real control planes.
+`, time.Since(t.start).Round(time.Second))
+	return nil
+}
+
+// handEdit changes Deployment shop/web the way `kubectl edit` would: an
+// Update under another field manager.
+func handEdit(ctx context.Context, c client.Client) error {
+	var d appsv1.Deployment
+	key := types.NamespacedName{Namespace: "shop", Name: "web"}
+	if err := c.Get(ctx, key, &d); err != nil {
+		return err
+	}
+	d.Spec.Replicas = new(int32(3))
+	d.Spec.Template.Spec.Containers[0].Image = "ghcr.io/converge-dev/shop-web:hotfix"
+	return c.Update(ctx, &d, client.FieldOwner("kubectl-edit"))
+}
+
+// copyTree copies the regular files under src to dst.
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, 0o644)
+	})
+}
+
+func indent(text, prefix string) string {
+	lines := strings.Split(strings.TrimSpace(text), "\n")
+	for i := range lines {
+		lines[i] = prefix + lines[i]
+	}
+	return strings.Join(lines, "\n")
+}

@@ -1,0 +1,38 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestQuickstartRunsToTheEndAndShowsEveryStep is `make run` as a test: its
+// own control plane, the whole tour, and the lines a reader looks for.
+func TestQuickstartRunsToTheEndAndShowsEveryStep(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a control plane and takes the whole tour")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var out, errs bytes.Buffer
+	err := run(ctx, "../../gitops-deploy", &out, &errs)
+	t.Logf("stdout:\n%s\nstderr:\n%s", out.String(), errs.String())
+	require.NoError(t, err)
+	for _, want := range []string{
+		"Plan: 16 to create, 0 to update, 0 to prune, 0 unchanged.",
+		"Apply: 16 created; all 16 healthy;",
+		"health      Deployment.apps/shop/web Healthy",
+		"tick 1: 1 configured, 15 unchanged; all 16 healthy;",
+		"clusters/dev: 0 to add, 1 to update, 0 to remove",
+		"Deployment shop/web runs ghcr.io/converge-dev/shop-web:1.5.1: 1/1 replicas updated and available",
+		"Where to go next:",
+		"nothing is left running",
+	} {
+		assert.Contains(t, out.String(), want)
+	}
+	assert.Empty(t, errs.String(), "no errors along the way")
+}
