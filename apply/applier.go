@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"runtime"
 	"strings"
 	"sync"
 
@@ -189,76 +191,75 @@ func (a *Applier) prepare(ctx context.Context, set *object.Set, opts Options) (*
 	if set == nil {
 		return nil, fmt.Errorf("%w: nil set", ErrRefused)
 	}
-	crds := crdScopes(set)
-	p := &prepared{hooks: map[Phase][]*item{}}
-	var all []*unstructured.Unstructured
-	hasNamespace := map[string]bool{}
-	add := func(obj *unstructured.Unstructured) error {
-		obj = obj.DeepCopy()
-		s, err := settingsOf(obj)
-		if err != nil {
-			return fmt.Errorf("%w: %s: %v", ErrRefused, object.IDOf(obj), err)
-		}
-		if obj.GetName() == "" {
-			return fmt.Errorf("%w: %s: object has no name", ErrRefused, object.IDOf(obj))
-		}
-		namespaced, err := a.namespaced(obj.GroupVersionKind(), crds)
-		if err != nil {
-			return fmt.Errorf("%w: %s: %v", ErrRefused, object.IDOf(obj), err)
-		}
-		switch {
-		case namespaced && obj.GetNamespace() == "" && opts.Namespace == "":
-			return fmt.Errorf("%w: %s: namespaced object without a namespace, and no default namespace given", ErrRefused, object.IDOf(obj))
-		case namespaced && obj.GetNamespace() == "":
-			obj.SetNamespace(opts.Namespace)
-		case !namespaced && obj.GetNamespace() != "":
-			obj.SetNamespace("")
-		}
-		l := obj.GetLabels()
-		if l == nil {
-			l = map[string]string{}
-		}
-		for k, v := range a.owner.Labels() {
-			l[k] = v
-		}
-		obj.SetLabels(l)
-		it := &item{id: object.IDOf(obj), obj: obj, s: s}
-		all = append(all, obj)
-		switch {
-		case s.skip:
-			p.skipped = append(p.skipped, it)
-		case len(s.hooks) > 0:
-			for _, ph := range s.hooks {
-				p.hooks[ph] = append(p.hooks[ph], it)
-			}
-		default:
-			if obj.GetKind() == "Namespace" && obj.GroupVersionKind().Group == "" {
-				hasNamespace[obj.GetName()] = true
-			}
-			p.items = append(p.items, it)
-		}
-		return nil
-	}
-	for _, obj := range set.Objects() {
-		if err := add(obj); err != nil {
-			return nil, err
+	objs := set.Objects()
+	hasNamespace := false
+	for _, obj := range objs {
+		if obj.GetKind() == "Namespace" && obj.GetAPIVersion() == "v1" && obj.GetName() == opts.Namespace {
+			hasNamespace = true
 		}
 	}
-	if opts.CreateNamespace && opts.Namespace != "" && !hasNamespace[opts.Namespace] {
+	if opts.CreateNamespace && opts.Namespace != "" && !hasNamespace {
 		ns := &unstructured.Unstructured{}
 		ns.SetAPIVersion("v1")
 		ns.SetKind("Namespace")
 		ns.SetName(opts.Namespace)
-		if err := add(ns); err != nil {
-			return nil, err
+		objs = append(objs, ns)
+	}
+
+	// The scope of each kind, asked once per kind.
+	crds := crdScopes(set)
+	scopes := map[schema.GroupVersionKind]bool{}
+	for _, obj := range objs {
+		gvk := obj.GroupVersionKind()
+		if _, known := scopes[gvk]; known {
+			continue
+		}
+		namespaced, err := a.namespaced(gvk, crds)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrRefused, object.IDOf(obj), err)
+		}
+		scopes[gvk] = namespaced
+	}
+
+	// Copy, check and label every object, in parallel: this is most of
+	// what an in-sync apply costs.
+	items := make([]*item, len(objs))
+	errs := make([]error, len(objs))
+	ownerLabels := a.owner.Labels()
+	indexes := make([]int, len(objs))
+	for i := range indexes {
+		indexes[i] = i
+	}
+	forEach(context.Background(), indexes, runtime.GOMAXPROCS(0), func(i int) {
+		items[i], errs[i] = prepareOne(objs[i], scopes, opts.Namespace, ownerLabels)
+	})
+	if err := errors.Join(errs...); err != nil {
+		for _, e := range errs {
+			if e != nil {
+				return nil, e // the first in set order
+			}
 		}
 	}
-	seen := map[object.ID]bool{}
-	for _, it := range p.items {
-		if seen[it.id] {
-			return nil, fmt.Errorf("%w: %s: %v", ErrRefused, it.id, object.ErrDuplicate)
+
+	p := &prepared{hooks: map[Phase][]*item{}}
+	all := make([]*unstructured.Unstructured, 0, len(items))
+	seen := make(map[object.ID]bool, len(items))
+	for _, it := range items {
+		all = append(all, it.obj)
+		switch {
+		case it.s.skip:
+			p.skipped = append(p.skipped, it)
+		case len(it.s.hooks) > 0:
+			for _, ph := range it.s.hooks {
+				p.hooks[ph] = append(p.hooks[ph], it)
+			}
+		default:
+			if seen[it.id] {
+				return nil, fmt.Errorf("%w: %s: %v", ErrRefused, it.id, object.ErrDuplicate)
+			}
+			seen[it.id] = true
+			p.items = append(p.items, it)
 		}
-		seen[it.id] = true
 	}
 	if a.policy != nil {
 		if err := a.policy.Check(ctx, all); err != nil {
@@ -269,10 +270,62 @@ func (a *Applier) prepare(ctx context.Context, set *object.Set, opts Options) (*
 	for _, hs := range p.hooks {
 		sortItems(hs)
 	}
+	p.ids = make([]object.ID, 0, len(p.items))
 	for _, it := range p.items {
 		p.ids = append(p.ids, it.id)
 	}
 	return p, nil
+}
+
+// prepareOne copies obj, reads its annotations, gives it the default
+// namespace if its kind is namespaced and it has none, and labels it.
+func prepareOne(obj *unstructured.Unstructured, scopes map[schema.GroupVersionKind]bool, namespace string, ownerLabels map[string]string) (*item, error) {
+	obj = withOwnMetadata(obj)
+	s, err := settingsOf(obj)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrRefused, object.IDOf(obj), err)
+	}
+	if obj.GetName() == "" {
+		return nil, fmt.Errorf("%w: %s: object has no name", ErrRefused, object.IDOf(obj))
+	}
+	namespaced := scopes[obj.GroupVersionKind()]
+	switch {
+	case namespaced && obj.GetNamespace() == "" && namespace == "":
+		return nil, fmt.Errorf("%w: %s: namespaced object without a namespace, and no default namespace given", ErrRefused, object.IDOf(obj))
+	case namespaced && obj.GetNamespace() == "":
+		obj.SetNamespace(namespace)
+	case !namespaced && obj.GetNamespace() != "":
+		obj.SetNamespace("")
+	}
+	md, ok := obj.Object["metadata"].(map[string]any) // withOwnMetadata copied it
+	if !ok {
+		return nil, fmt.Errorf("%w: %s: metadata is not an object", ErrRefused, object.IDOf(obj))
+	}
+	labels, _ := md["labels"].(map[string]any)
+	if labels == nil {
+		labels = make(map[string]any, len(ownerLabels))
+		md["labels"] = labels
+	}
+	for k, v := range ownerLabels {
+		labels[k] = v
+	}
+	return &item{id: object.IDOf(obj), obj: obj, s: s}, nil
+}
+
+// withOwnMetadata returns a copy of obj whose metadata (labels included)
+// may be changed without touching obj. Everything else is shared, not
+// copied: the applier never changes it, and copying every spec of a large
+// set on every call would cost more than the rest of an in-sync apply.
+func withOwnMetadata(obj *unstructured.Unstructured) *unstructured.Unstructured {
+	out := &unstructured.Unstructured{Object: maps.Clone(obj.Object)}
+	if md, ok := obj.Object["metadata"].(map[string]any); ok {
+		md = maps.Clone(md)
+		if l, ok := md["labels"].(map[string]any); ok {
+			md["labels"] = maps.Clone(l)
+		}
+		out.Object["metadata"] = md
+	}
+	return out
 }
 
 // namespaced says whether a kind is namespaced, from the API server or,

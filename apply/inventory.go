@@ -89,6 +89,7 @@ type ClusterInventory struct {
 	// that a list read from a stale copy never overwrites a newer one.
 	rv      string
 	rvKnown bool
+	ids     []object.ID // the list at rv, sorted
 }
 
 // NewConfigMapInventory returns an inventory kept in the ConfigMap
@@ -133,6 +134,13 @@ func (i *ClusterInventory) Load(ctx context.Context) ([]object.ID, error) {
 	if err != nil {
 		return nil, fmt.Errorf("inventory %s: %w", i, err)
 	}
+	i.mu.Lock()
+	if rv := obj.GetResourceVersion(); rv != "" && rv == i.rv && i.ids != nil {
+		ids := slices.Clone(i.ids)
+		i.mu.Unlock()
+		return ids, nil
+	}
+	i.mu.Unlock()
 	ids, err := decodeInventory(obj, i.gvk.Kind)
 	if err != nil {
 		return nil, fmt.Errorf("inventory %s: %w", i, err)
@@ -212,7 +220,11 @@ func (i *ClusterInventory) Store(ctx context.Context, ids []object.ID) error {
 func (i *ClusterInventory) remember(ids []object.ID, resourceVersion string) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	i.last = hashIDs(sortedIDs(ids))
+	i.ids = sortedIDs(ids)
+	if i.ids == nil {
+		i.ids = []object.ID{}
+	}
+	i.last = hashIDs(i.ids)
 	i.rv, i.rvKnown = resourceVersion, true
 }
 
@@ -220,7 +232,7 @@ func (i *ClusterInventory) remember(ids []object.ID, resourceVersion string) {
 func (i *ClusterInventory) forget() {
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	i.last, i.rv, i.rvKnown = "", "", false
+	i.last, i.rv, i.rvKnown, i.ids = "", "", false, nil
 }
 
 func (i *ClusterInventory) unchanged(sorted []object.ID) bool {

@@ -32,6 +32,7 @@ var comparisons = []comparison{
 	renderComparison,
 	diffComparison,
 	healthComparison,
+	applyComparison,
 }
 
 // result is one BENCH line.

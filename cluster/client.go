@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -27,6 +28,12 @@ type Client struct {
 	counter   *requestCounter
 	schemas   *schemaCache
 	log       logr.Logger
+
+	// mappings remembers answers of the mapper per group, version and
+	// kind until Invalidate: the discovery mapper builds and searches its
+	// whole table on each call, which costs more than the rest of an
+	// in-sync diff.
+	mappings sync.Map // schema.GroupVersionKind → *meta.RESTMapping
 }
 
 // Option configures [New].
@@ -74,6 +81,9 @@ func (c *Client) Requests() Requests { return c.counter.snapshot() }
 // RESTMapping maps a kind to its resource. A kind the cached discovery does
 // not know (a CRD created since) refreshes discovery once before failing.
 func (c *Client) RESTMapping(gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
+	if m, ok := c.mappings.Load(gvk); ok {
+		return m.(*meta.RESTMapping), nil
+	}
 	m, err := c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	if meta.IsNoMatchError(err) {
 		c.Invalidate()
@@ -82,12 +92,14 @@ func (c *Client) RESTMapping(gvk schema.GroupVersionKind) (*meta.RESTMapping, er
 	if err != nil {
 		return nil, fmt.Errorf("map %s: %w", gvk, err)
 	}
+	c.mappings.Store(gvk, m)
 	return m, nil
 }
 
 // Invalidate drops cached discovery and schemas, after CRDs or API
 // services change.
 func (c *Client) Invalidate() {
+	c.mappings.Clear()
 	c.mapper.Reset()
 	c.schemas.invalidate()
 }

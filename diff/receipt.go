@@ -5,8 +5,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
-	"hash"
-	"io"
 	"math"
 	"slices"
 	"sync"
@@ -91,28 +89,37 @@ func (s *MemoryReceipts) Len() int {
 func Hash(obj *unstructured.Unstructured) (string, error) { return hashValue(obj.Object) }
 
 func hashValue(v any) (string, error) {
-	h := sha256.New()
-	w := hashWriter{h: h}
+	w := hashBuffers.Get().(*hashWriter)
+	defer func() {
+		if cap(w.buf) <= 1<<20 { // do not pin a rare huge object's buffer
+			w.buf = w.buf[:0]
+			hashBuffers.Put(w)
+		}
+	}()
 	if err := w.value(v); err != nil {
 		return "", err
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	sum := sha256.Sum256(w.buf)
+	return hex.EncodeToString(sum[:]), nil
 }
 
+// hashWriter collects the canonical walk in a buffer hashed once at the
+// end: writing each key and value to the hash directly costs a call and a
+// conversion per string.
 type hashWriter struct {
-	h   hash.Hash
-	buf [9]byte
+	buf []byte
 }
+
+var hashBuffers = sync.Pool{New: func() any { return &hashWriter{buf: make([]byte, 0, 4096)} }}
 
 func (w *hashWriter) tag(t byte, n uint64) {
-	w.buf[0] = t
-	binary.LittleEndian.PutUint64(w.buf[1:], n)
-	w.h.Write(w.buf[:])
+	w.buf = append(w.buf, t)
+	w.buf = binary.LittleEndian.AppendUint64(w.buf, n)
 }
 
 func (w *hashWriter) str(t byte, s string) {
 	w.tag(t, uint64(len(s)))
-	io.WriteString(w.h, s)
+	w.buf = append(w.buf, s...)
 }
 
 func (w *hashWriter) value(v any) error {
