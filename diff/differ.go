@@ -227,9 +227,14 @@ func (d *Differ) Record(desired, applied *unstructured.Unstructured) error {
 	if r, ok := NewReceipt(hash, applied, d.manager); ok {
 		d.receipts.Put(id, r)
 	}
-	res, err := d.local(id, desired, applied)
-	if err != nil {
-		return d.wrap(id, err)
+	// When the server stored every value desired sets exactly as sent,
+	// merging desired again changes nothing: no need for the local merge,
+	// which costs as much as the rest of an apply on the client.
+	res := &Result{ID: id, Action: Unchanged}
+	if !storedAsSent(desired.Object, applied.Object) {
+		if res, err = d.local(id, desired, applied); err != nil {
+			return d.wrap(id, err)
+		}
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -503,4 +508,48 @@ func (d *Differ) wrap(id object.ID, err error) error {
 		return fmt.Errorf("diff %s: %w", id, errSecretDetail)
 	}
 	return fmt.Errorf("diff %s: %w", id, err)
+}
+
+// storedAsSent reports whether every value in sent appears, unchanged and
+// of the same type, at the same place in stored: maps may hold more keys,
+// lists must have the same length. It is a sufficient test only: any
+// difference, even one normalization would explain (a quantity written
+// another way, stringData moved to data), answers false and leaves the
+// verdict to the local merge.
+func storedAsSent(sent, stored any) bool {
+	switch s := sent.(type) {
+	case map[string]any:
+		m, ok := stored.(map[string]any)
+		if !ok {
+			return false
+		}
+		for k, v := range s {
+			sv, found := m[k]
+			if !found {
+				if v == nil {
+					continue // a null the server drops
+				}
+				return false
+			}
+			if !storedAsSent(v, sv) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		l, ok := stored.([]any)
+		if !ok || len(l) != len(s) {
+			return false
+		}
+		for i := range s {
+			if !storedAsSent(s[i], l[i]) {
+				return false
+			}
+		}
+		return true
+	case string, bool, int64, float64, nil:
+		return sent == stored
+	default:
+		return false
+	}
 }

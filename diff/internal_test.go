@@ -163,3 +163,36 @@ func FuzzNormalize(f *testing.F) {
 		}
 	})
 }
+
+func TestStoredAsSentIsASufficientTestOnly(t *testing.T) {
+	sent := map[string]any{
+		"metadata": map[string]any{"name": "a", "labels": map[string]any{"app": "a"}, "creationTimestamp": nil},
+		"spec": map[string]any{"replicas": int64(2), "containers": []any{
+			map[string]any{"name": "c", "image": "r/c:1.0.0"}}},
+	}
+	stored := map[string]any{
+		"metadata": map[string]any{"name": "a", "uid": "u", "labels": map[string]any{"app": "a"}},
+		"spec": map[string]any{"replicas": int64(2), "paused": false, "containers": []any{
+			map[string]any{"name": "c", "image": "r/c:1.0.0", "imagePullPolicy": "IfNotPresent"}}},
+	}
+	if !storedAsSent(sent, stored) {
+		t.Fatal("defaults added by the server are not a change to what was sent")
+	}
+	for name, mutate := range map[string]func(m map[string]any){
+		"value rewritten": func(m map[string]any) {
+			m["spec"].(map[string]any)["containers"].([]any)[0].(map[string]any)["image"] = "r/c@sha256:0"
+		},
+		"item added": func(m map[string]any) {
+			m["spec"].(map[string]any)["containers"] = append(m["spec"].(map[string]any)["containers"].([]any), map[string]any{"name": "sidecar"})
+		},
+		"field dropped":    func(m map[string]any) { delete(m["spec"].(map[string]any), "replicas") },
+		"type changed":     func(m map[string]any) { m["spec"].(map[string]any)["replicas"] = float64(2) },
+		"map became value": func(m map[string]any) { m["metadata"].(map[string]any)["labels"] = "x" },
+	} {
+		changed := runtime.DeepCopyJSON(stored)
+		mutate(changed)
+		if storedAsSent(sent, changed) {
+			t.Errorf("%s: not noticed", name)
+		}
+	}
+}
