@@ -87,11 +87,9 @@ func FuzzDecodeInventory(f *testing.F) {
 		if err != nil {
 			t.Fatalf("a decoded inventory does not decode after encoding: %v", err)
 		}
+		// Store compares lists this way to skip an unchanged write.
 		if !slices.Equal(again, sorted) {
 			t.Fatalf("round trip changed the inventory:\n%v\n%v", sorted, again)
-		}
-		if hashIDs(again) != hashIDs(sorted) {
-			t.Fatal("round trip changed the hash Store compares")
 		}
 	})
 }

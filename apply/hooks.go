@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-
 	"github.com/converge-dev/converge/health"
 	"github.com/converge-dev/converge/object"
 )
@@ -90,7 +88,7 @@ func (r *run) hookWave(ctx context.Context, phase Phase, wave []*item) bool {
 	for i, it := range wave {
 		failed := results[i].Action == Failed
 		if (failed && it.s.deletePolicy&hookFailed != 0) || (!failed && it.s.deletePolicy&hookSucceeded != 0) {
-			if err := r.deleteAndWait(ctx, it.id, it.obj, "", r.opts.PropagationPolicy, r.opts.WaitTimeout); err != nil && !apierrors.IsNotFound(err) {
+			if err := r.deleteAndWait(ctx, it.id, it.obj, "", r.opts.PropagationPolicy, r.opts.WaitTimeout); err != nil {
 				r.a.log.Info("hook not deleted", "object", it.id.String(), "error", err.Error())
 			}
 			r.a.differ.Forget(it.id)

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -82,14 +80,13 @@ type ClusterInventory struct {
 	name      string
 	labels    map[string]string
 
-	mu   sync.Mutex
-	last string // hash of the list last loaded or stored
+	mu sync.Mutex
 	// rv is the resourceVersion last loaded or stored: a cached copy
 	// older than it is stale, and Store sends it as a precondition so
 	// that a list read from a stale copy never overwrites a newer one.
 	rv      string
 	rvKnown bool
-	ids     []object.ID // the list at rv, sorted
+	ids     []object.ID // the list at rv, sorted; nil when unknown
 }
 
 // NewConfigMapInventory returns an inventory kept in the ConfigMap
@@ -224,7 +221,6 @@ func (i *ClusterInventory) remember(ids []object.ID, resourceVersion string) {
 	if i.ids == nil {
 		i.ids = []object.ID{}
 	}
-	i.last = hashIDs(i.ids)
 	i.rv, i.rvKnown = resourceVersion, true
 }
 
@@ -232,28 +228,19 @@ func (i *ClusterInventory) remember(ids []object.ID, resourceVersion string) {
 func (i *ClusterInventory) forget() {
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	i.last, i.rv, i.rvKnown, i.ids = "", "", false, nil
+	i.rv, i.rvKnown, i.ids = "", false, nil
 }
 
 func (i *ClusterInventory) unchanged(sorted []object.ID) bool {
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	return i.last != "" && i.last == hashIDs(sorted)
+	return i.ids != nil && slices.Equal(i.ids, sorted)
 }
 
 func sortedIDs(ids []object.ID) []object.ID {
 	out := slices.Clone(ids)
 	slices.SortFunc(out, object.Compare)
 	return slices.CompactFunc(out, func(a, b object.ID) bool { return a == b })
-}
-
-func hashIDs(sorted []object.ID) string {
-	h := sha256.New()
-	for _, id := range sorted {
-		io.WriteString(h, id.String())
-		h.Write([]byte{'\n'})
-	}
-	return hex.EncodeToString(h.Sum(nil))
 }
 
 func encodeInventory(sorted []object.ID) ([]byte, error) {

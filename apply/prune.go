@@ -115,8 +115,6 @@ func (r *run) pruneOne(ctx context.Context, id object.ID) (or ObjectResult) {
 	case keptLive(live):
 		or.Action, or.Reason = Kept, "annotated to be kept"
 		return or
-	case live.GetDeletionTimestamp() != nil:
-		// Already being deleted: wait for it below.
 	}
 	if r.dry {
 		or.Action = Pruned

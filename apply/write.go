@@ -247,8 +247,8 @@ func createdBy(applied *unstructured.Unstructured, manager string) bool {
 
 // immutableMessages are the API server's ways of saying a field cannot
 // change, as fluxcd/pkg/ssa and Argo CD match them. Only an Invalid (422)
-// or, for some kinds, a Forbidden-field rejection counts: a conflict
-// between field managers is never a reason to recreate.
+// rejection with one of them counts: a conflict between field managers is
+// never a reason to recreate.
 var immutableMessages = regexp.MustCompile(`(?i)field is immutable|cannot change roleRef|updates to [a-z]+ spec for fields other than|may not change once set`)
 
 func isImmutable(err error) bool {

@@ -12,32 +12,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
+
+	"github.com/converge-dev/converge/internal/peers"
 )
 
 // CLI returns the path of the helm CLI at the version converge's library
 // uses, building it with hack/peers/build.sh on first use (a few minutes;
 // later calls are instant).
-func CLI() (string, error) {
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		return "", fmt.Errorf("cannot locate the converge source tree")
-	}
-	root := filepath.Join(filepath.Dir(file), "..", "..", "..")
-	script := filepath.Join(root, "hack", "peers", "build.sh")
-	if _, err := os.Stat(script); err != nil {
-		return "", fmt.Errorf("cannot locate hack/peers/build.sh from %s: %w", root, err)
-	}
-	cmd := exec.Command("bash", script, "helm")
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("build peers with hack/peers/build.sh: %w", err)
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	return filepath.Join(lines[len(lines)-1], "helm"), nil
-}
+func CLI() (string, error) { return peers.CLI("helm") }
 
 // Template runs `helm template` with args (the release name, the chart
 // directory and flags) and returns what it prints. Helm's configuration,
