@@ -9,6 +9,7 @@ import (
 	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
 
 	"github.com/converge-dev/converge/health"
+	"github.com/converge-dev/converge/health/healthtest"
 )
 
 // healthComparison times the health of 10,000 mixed objects, generated in
@@ -19,7 +20,7 @@ var healthComparison = comparison{name: "health", run: runHealth}
 const healthObjects = 10_000
 
 func runHealth(ctx context.Context, _ *harness) ([]result, error) {
-	objs := mixedObjects(healthObjects)
+	objs := healthtest.MixedObjects(healthObjects)
 	engine, err := health.New()
 	if err != nil {
 		return nil, err

@@ -1,8 +1,10 @@
 package health
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
+	"reflect"
 )
 
 // condition is one entry of status.conditions, read leniently: fields that
@@ -119,37 +121,113 @@ func list(obj map[string]any, path ...string) ([]any, error) {
 	return l, nil
 }
 
-// conditions reads status.conditions. Entries that are not objects, or
-// whose type or status is not a string, are errors.
+// statusConditions is status.conditions, read once per check for both of
+// its readers. converge's rules are strict (err): a null entry is an error.
+// The kstatus port follows kstatus's reflection-based conversion (ksErr):
+// a null entry is an empty condition, a json.Number field its text, and the
+// errors have kstatus's words. list holds the entries when ksErr is nil.
+type statusConditions struct {
+	list  []condition
+	err   error
+	ksErr error
+}
+
+// conditions reads status.conditions strictly: entries that are not
+// objects, or whose type, status, reason or message is not a string, are
+// errors.
 func conditions(obj map[string]any) ([]condition, error) {
-	l, err := list(obj, "status", "conditions")
-	if err != nil || len(l) == 0 {
-		return nil, err
+	return readConditions(obj).strict()
+}
+
+// strict returns the conditions as converge's rules read them.
+func (sc statusConditions) strict() ([]condition, error) {
+	if sc.err != nil {
+		return nil, sc.err
 	}
-	out := make([]condition, 0, len(l))
+	return sc.list, nil
+}
+
+// readConditions reads status.conditions for both readers in one pass.
+func readConditions(obj map[string]any) statusConditions {
+	st, ok := obj["status"]
+	if !ok || st == nil {
+		return statusConditions{}
+	}
+	sm, ok := st.(map[string]any)
+	if !ok {
+		return statusConditions{err: fmt.Errorf(".status is %s, not an object", typeName(st)),
+			ksErr: fmt.Errorf("cannot restore struct from: %v", reflect.TypeOf(st).Kind())}
+	}
+	cv, ok := sm["conditions"]
+	if !ok || cv == nil {
+		return statusConditions{}
+	}
+	l, ok := cv.([]any)
+	if !ok {
+		return statusConditions{err: fmt.Errorf(".status.conditions is %s, not a list", typeName(cv)),
+			ksErr: fmt.Errorf("cannot restore slice from %v", reflect.TypeOf(cv).Kind())}
+	}
+	if len(l) == 0 {
+		return statusConditions{}
+	}
+	sc := statusConditions{list: make([]condition, 0, len(l))}
 	for i, e := range l {
+		if e == nil {
+			if sc.err == nil {
+				sc.err = fmt.Errorf(".status.conditions[%d] is null, not an object", i)
+			}
+			sc.list = append(sc.list, condition{})
+			continue
+		}
 		m, ok := e.(map[string]any)
 		if !ok {
-			return nil, fmt.Errorf(".status.conditions[%d] is %s, not an object", i, typeName(e))
+			if sc.err == nil {
+				sc.err = fmt.Errorf(".status.conditions[%d] is %s, not an object", i, typeName(e))
+			}
+			return statusConditions{err: sc.err, ksErr: fmt.Errorf("cannot restore struct from: %v", reflect.TypeOf(e).Kind())}
 		}
-		var c condition
-		for _, f := range [...]struct {
-			name string
-			dst  *string
-		}{{"type", &c.Type}, {"status", &c.Status}, {"reason", &c.Reason}, {"message", &c.Message}} {
-			v, ok := m[f.name]
+		var f [4]string // condFields, in kstatus's order
+		for j, name := range condFields {
+			v, ok := m[name]
 			if !ok || v == nil {
 				continue
 			}
-			s, ok := v.(string)
-			if !ok {
-				return nil, fmt.Errorf(".status.conditions[%d].%s is %s, not a string", i, f.name, typeName(v))
+			if s, ok := v.(string); ok {
+				f[j] = s
+				continue
 			}
-			*f.dst = s
+			if sc.err == nil {
+				sc.err = fmt.Errorf(".status.conditions[%d].%s is %s, not a string", i, name, typeName(v))
+			}
+			if n, ok := v.(json.Number); ok {
+				f[j] = string(n)
+				continue
+			}
+			return statusConditions{err: sc.err, ksErr: ksFieldError(v, name == "status")}
 		}
-		out = append(out, c)
+		sc.list = append(sc.list, condition{Type: f[0], Status: f[1], Reason: f[2], Message: f[3]})
 	}
-	return out, nil
+	return sc
+}
+
+// condFields are the fields of a condition both readers look at.
+var condFields = [4]string{"type", "status", "reason", "message"}
+
+// ksFieldError is the error of kstatus's conversion of a condition field
+// that is not a string: integers "cannot convert" (into the field's type,
+// corev1.ConditionStatus for status), anything else is unrecognized.
+func ksFieldError(v any, isStatus bool) error {
+	t := reflect.TypeOf(v)
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		dt := "string"
+		if isStatus {
+			dt = "v1.ConditionStatus"
+		}
+		return fmt.Errorf("cannot convert %s to %s", t, dt)
+	}
+	return fmt.Errorf("unrecognized type: string")
 }
 
 // find returns the condition of type t.

@@ -6,10 +6,12 @@
 // # Checking
 //
 // [New] builds an [Engine] that knows every built-in Kubernetes kind
-// (through kstatus's rules plus converge's stricter ones), a built-in set of
-// CEL rules for popular custom resources (Flux, Argo Rollouts, cert-manager,
-// Sealed Secrets, External Secrets, Crossplane, CloudNativePG), and whatever
-// [Checker] values and CEL [Rule] values the host passes in:
+// (through kstatus's rules, which converge implements natively and checks
+// against kstatus with a differential test, plus converge's stricter ones),
+// a built-in set of CEL rules for popular custom resources (Flux, Argo
+// Rollouts, cert-manager, Sealed Secrets, External Secrets, Crossplane,
+// CloudNativePG), and whatever [Checker] values and CEL [Rule] values the
+// host passes in:
 //
 //	engine, err := health.New(health.WithRules(health.Rule{
 //		Group: "example.com", Kind: "Widget",

@@ -6,13 +6,12 @@ import (
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
 )
 
 // Engine is the default [Checker]: the host's checkers, then CEL rules (the
 // host's, then the built-in ones), then converge's rules for built-in
-// Kubernetes kinds on top of kstatus, then the generic rules for custom
-// resources. It is safe for concurrent use.
+// Kubernetes kinds on top of kstatus's (ported natively in kstatus.go), then
+// the generic rules for custom resources. It is safe for concurrent use.
 type Engine struct {
 	checkers Chain
 	rules    *RuleSet
@@ -99,7 +98,7 @@ func (e *Engine) Check(obj *unstructured.Unstructured) (res Result) {
 		}
 		return res
 	}
-	return Builtin(obj)
+	return builtin(obj.Object, gk)
 }
 
 // Builtin returns obj's health by converge's rules for built-in Kubernetes
@@ -109,16 +108,22 @@ func Builtin(obj *unstructured.Unstructured) Result {
 	if obj == nil || obj.Object == nil {
 		return Result{Status: Missing, Reason: "NotFound", Message: "object does not exist"}
 	}
-	o := obj.Object
+	return builtin(obj.Object, groupKind(obj.Object))
+}
+
+// builtin is Builtin on o, whose group and kind the caller has read.
+func builtin(o map[string]any, gk schema.GroupKind) Result {
 	if ts, err := str(o, "metadata", "deletionTimestamp"); err != nil {
 		return invalid(err)
 	} else if ts != "" {
 		return Result{Status: Progressing, Reason: "Terminating", Message: "object is being deleted"}
 	}
-	gk := groupKind(o)
+	// Read once: the generic rules, the kind's rule and kstatus's rules
+	// all look at the conditions.
+	sc := readConditions(o)
 	k, known := kinds[gk]
 	if !known && !builtinGroups[gk.Group] {
-		if r, decided := custom(o); decided {
+		if r, decided := custom(o, sc); decided {
 			return r
 		}
 	}
@@ -130,15 +135,15 @@ func Builtin(obj *unstructured.Unstructured) Result {
 		}
 	}
 	if known && k.before != nil {
-		if r, decided := k.before(o); decided {
+		if r, decided := k.before(o, sc); decided {
 			return r
 		}
 	}
-	ks, err := compute(obj)
+	ks, err := computeKstatus(o, sc)
 	if err != nil {
 		return invalid(err)
 	}
-	res := Result{Status: FromKstatus(ks.Status), Reason: kstatusReason(ks), Message: ks.Message}
+	res := Result{Status: FromKstatus(ks.Status), Reason: ks.reason(), Message: ks.Message}
 	if res.Message == "" {
 		res.Message = "kstatus says " + string(ks.Status) + " (" + res.Reason + ")"
 	}
@@ -146,25 +151,6 @@ func Builtin(obj *unstructured.Unstructured) Result {
 		res = k.after(o, res)
 	}
 	return res
-}
-
-// compute calls kstatus, turning a panic into an error.
-func compute(obj *unstructured.Unstructured) (res *kstatus.Result, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			res, err = nil, fmt.Errorf("kstatus: %v", p)
-		}
-	}()
-	return kstatus.Compute(obj)
-}
-
-func kstatusReason(r *kstatus.Result) string {
-	for _, c := range r.Conditions {
-		if c.Reason != "" {
-			return c.Reason
-		}
-	}
-	return "kstatus" + string(r.Status)
 }
 
 func invalid(err error) Result {
@@ -189,7 +175,7 @@ func groupKind(o map[string]any) schema.GroupKind {
 // custom applies the stricter generic rule for custom resources: an object
 // must say something about itself before it can be Healthy. decided is
 // false when kstatus's generic rules should decide.
-func custom(o map[string]any) (Result, bool) {
+func custom(o map[string]any, sc statusConditions) (Result, bool) {
 	st, found, err := field(o, "status")
 	if err != nil {
 		return invalid(err), true
@@ -202,7 +188,7 @@ func custom(o map[string]any) (Result, bool) {
 		return Result{Status: Unknown, Reason: "NoStatus",
 			Message: "the object has no status; add a health rule for its kind"}, true
 	}
-	conds, err := conditions(o)
+	conds, err := sc.strict()
 	if err != nil {
 		return invalid(err), true
 	}

@@ -9,9 +9,10 @@ import (
 
 // kindRule is converge's rule for one built-in kind. before decides
 // without kstatus (for kinds kstatus does not know, or states it is too
-// lenient about); after adjusts kstatus's verdict.
+// lenient about); after adjusts kstatus's verdict. before gets the
+// object's conditions, read once per check.
 type kindRule struct {
-	before func(o map[string]any) (Result, bool)
+	before func(o map[string]any, sc statusConditions) (Result, bool)
 	after  func(o map[string]any, r Result) Result
 }
 
@@ -31,7 +32,7 @@ var kinds = map[schema.GroupKind]kindRule{
 
 // deploymentBefore: paused is Suspended; a progress deadline exceeded or a
 // replica failure is Degraded even before kstatus sees the generation.
-func deploymentBefore(o map[string]any) (Result, bool) {
+func deploymentBefore(o map[string]any, sc statusConditions) (Result, bool) {
 	if r, decided := replicasBefore(o); decided {
 		return r, true
 	}
@@ -42,7 +43,7 @@ func deploymentBefore(o map[string]any) (Result, bool) {
 	if paused {
 		return Result{Status: Suspended, Reason: "DeploymentPaused", Message: "deployment is paused"}, true
 	}
-	conds, err := conditions(o)
+	conds, err := sc.strict()
 	if err != nil {
 		return invalid(err), true
 	}
@@ -65,7 +66,7 @@ var failingWaits = map[string]bool{
 // podBefore: a failed pod, a crash-looping container, an image that cannot
 // be pulled, or a container of a running pod that exited with an error
 // (and will be restarted into a crash loop) is Degraded.
-func podBefore(o map[string]any) (Result, bool) {
+func podBefore(o map[string]any, sc statusConditions) (Result, bool) {
 	phase, err := str(o, "status", "phase")
 	if err != nil {
 		return invalid(err), true
@@ -109,7 +110,7 @@ func podBefore(o map[string]any) (Result, bool) {
 		}
 	}
 	if phase == "Running" {
-		conds, err := conditions(o)
+		conds, err := sc.strict()
 		if err != nil {
 			return invalid(err), true
 		}
@@ -122,12 +123,12 @@ func podBefore(o map[string]any) (Result, bool) {
 
 // jobBefore: a failed Job (or one past its FailureTarget) is Degraded, a
 // complete one Healthy, a suspended one Suspended, any other Progressing.
-func jobBefore(o map[string]any) (Result, bool) {
+func jobBefore(o map[string]any, sc statusConditions) (Result, bool) {
 	suspend, err := boolean(o, "spec", "suspend")
 	if err != nil {
 		return invalid(err), true
 	}
-	conds, err := conditions(o)
+	conds, err := sc.strict()
 	if err != nil {
 		return invalid(err), true
 	}
@@ -148,7 +149,7 @@ func jobBefore(o map[string]any) (Result, bool) {
 }
 
 // cronJobBefore: a suspended CronJob is Suspended, any other Healthy.
-func cronJobBefore(o map[string]any) (Result, bool) {
+func cronJobBefore(o map[string]any, _ statusConditions) (Result, bool) {
 	suspend, err := boolean(o, "spec", "suspend")
 	if err != nil {
 		return invalid(err), true
@@ -160,7 +161,7 @@ func cronJobBefore(o map[string]any) (Result, bool) {
 }
 
 // pvcBefore: Pending is Progressing (kstatus agrees), Lost is Degraded.
-func pvcBefore(o map[string]any) (Result, bool) {
+func pvcBefore(o map[string]any, _ statusConditions) (Result, bool) {
 	phase, err := str(o, "status", "phase")
 	if err != nil {
 		return invalid(err), true
@@ -176,8 +177,8 @@ func pvcBefore(o map[string]any) (Result, bool) {
 
 // hpaBefore follows Argo CD: a condition that says the HPA cannot scale or
 // read its metrics is Degraded; no conditions yet is Progressing.
-func hpaBefore(o map[string]any) (Result, bool) {
-	conds, err := conditions(o)
+func hpaBefore(o map[string]any, sc statusConditions) (Result, bool) {
+	conds, err := sc.strict()
 	if err != nil {
 		return invalid(err), true
 	}
@@ -198,8 +199,8 @@ func hpaBefore(o map[string]any) (Result, bool) {
 
 // apiServiceBefore: Available True is Healthy, anything else Progressing
 // (Argo CD's rule: the backing service may still be starting).
-func apiServiceBefore(o map[string]any) (Result, bool) {
-	conds, err := conditions(o)
+func apiServiceBefore(o map[string]any, sc statusConditions) (Result, bool) {
+	conds, err := sc.strict()
 	if err != nil {
 		return invalid(err), true
 	}
@@ -212,7 +213,7 @@ func apiServiceBefore(o map[string]any) (Result, bool) {
 
 // ingressBefore: an Ingress is Healthy once its load balancer has an
 // address (Argo CD's rule), Progressing until then.
-func ingressBefore(o map[string]any) (Result, bool) {
+func ingressBefore(o map[string]any, _ statusConditions) (Result, bool) {
 	ing, err := list(o, "status", "loadBalancer", "ingress")
 	if err != nil {
 		return invalid(err), true
@@ -224,8 +225,8 @@ func ingressBefore(o map[string]any) (Result, bool) {
 }
 
 // crdBefore: Established is Healthy; names not accepted is Degraded.
-func crdBefore(o map[string]any) (Result, bool) {
-	conds, err := conditions(o)
+func crdBefore(o map[string]any, sc statusConditions) (Result, bool) {
+	conds, err := sc.strict()
 	if err != nil {
 		return invalid(err), true
 	}
@@ -268,7 +269,7 @@ func replicasBefore(o map[string]any) (Result, bool) {
 
 // serviceBefore: a LoadBalancer Service is Progressing until its load
 // balancer has an address (kstatus only looks at the cluster IP).
-func serviceBefore(o map[string]any) (Result, bool) {
+func serviceBefore(o map[string]any, _ statusConditions) (Result, bool) {
 	typ, err := str(o, "spec", "type")
 	if err != nil {
 		return invalid(err), true

@@ -1,4 +1,4 @@
-package main
+package healthtest
 
 import (
 	"fmt"
@@ -6,11 +6,14 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-// mixedObjects returns n objects in the proportions a platform team's
-// cluster has: workloads and their pods, services, config, jobs, custom
-// resources with conditions, and some Flux objects that converge checks
-// with its CEL rules. About one in eight is not healthy.
-func mixedObjects(n int) []*unstructured.Unstructured {
+// MixedObjects returns n objects, with their status, in the proportions a
+// platform team's cluster has: workloads and their pods, services, config,
+// jobs, custom resources with conditions, PVCs, DaemonSets and Flux
+// Kustomizations (which the engine checks with its CEL rules). About one in
+// eight is not healthy. They are generated in memory, the same for every n
+// and every call, for benchmarks: health's own and make bench's comparison
+// with kstatus.
+func MixedObjects(n int) []*unstructured.Unstructured {
 	makers := []func(i int) map[string]any{
 		deploymentObj, deploymentObj, podObj, podObj, podObj, serviceObj, configMapObj, configMapObj,
 		secretObj, statefulSetObj, jobObj, customObj, customObj, pvcObj, daemonSetObj, kustomizationObj,
