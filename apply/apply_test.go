@@ -683,3 +683,36 @@ func TestPlanShowsDiffsAndWhatWouldBePruned(t *testing.T) {
 		t.Fatal("plan pruned for real")
 	}
 }
+
+// converge sends its applies without the server's strict second parse
+// (fieldValidation=Ignore); server-side apply must still refuse a field the
+// kind's schema does not declare, so a typo never vanishes silently.
+func TestUnknownFieldsAreRefused(t *testing.T) {
+	f := newFixture(t)
+	typo := configMap("typo", map[string]string{"k": "v"})
+	typo.Object["dataa"] = map[string]any{"k": "v"}
+	deploy := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apps/v1", "kind": "Deployment", "metadata": map[string]any{"name": "web"},
+		"spec": map[string]any{
+			"selector": map[string]any{"matchLabels": map[string]any{"app": "web"}},
+			"template": map[string]any{
+				"metadata": map[string]any{"labels": map[string]any{"app": "web"}},
+				"spec": map[string]any{"containers": []any{map[string]any{
+					"name": "web", "image": "nginx", "imagePullPolcy": "Always"}}}}}}}
+	res, err := f.applier.Apply(f.ctx, setOf(t, typo, deploy, configMap("fine", nil)), f.options())
+	if err == nil {
+		t.Fatalf("unknown fields were accepted:\n%s", describe(res))
+	}
+	for _, o := range res.Objects {
+		want := map[string]string{"typo": "dataa", "web": "imagePullPolcy"}[o.ID.Name]
+		switch {
+		case want == "" && o.Action != apply.Created:
+			t.Errorf("%s: %s %v, want Created", o.ID, o.Action, o.Err)
+		case want != "" && (o.Action != apply.Failed || o.Err == nil || !strings.Contains(o.Err.Error(), want)):
+			t.Errorf("%s: %s %v, want Failed naming %q", o.ID, o.Action, o.Err, want)
+		}
+	}
+	if _, err := f.getConfigMap("typo"); !apierrors.IsNotFound(err) {
+		t.Errorf("the object with an unknown field was written: %v", err)
+	}
+}

@@ -131,9 +131,19 @@ func (r *run) write(ctx context.Context, obj *unstructured.Unstructured) (*unstr
 	if err != nil {
 		return nil, err
 	}
-	applied, err := ri.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{
+	body, err := obj.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	force := r.opts.Conflicts == ForceConflicts
+	applied, err := ri.Patch(ctx, obj.GetName(), types.ApplyPatchType, body, metav1.PatchOptions{
 		FieldManager: r.a.manager,
-		Force:        r.opts.Conflicts == ForceConflicts,
+		Force:        &force,
+		// The API server's default (Warn) parses every apply a second
+		// time, strictly, only to find duplicate keys, which JSON encoded
+		// from a map cannot have. Unknown fields are still refused: server-
+		// side apply checks every field against the kind's schema.
+		FieldValidation: metav1.FieldValidationIgnore,
 	})
 	if err != nil {
 		return nil, err

@@ -216,7 +216,7 @@ func (c *Cache) start(ctx context.Context, key informerKey) (*informer, error) {
 		selector := c.opts.Selector.String()
 		// No resync period: the watch delivers every change, and a periodic
 		// resync would only cost CPU.
-		shared := dynamicinformer.NewFilteredDynamicInformer(c.client.dynamic, key.gvr, key.namespace, 0,
+		shared := dynamicinformer.NewFilteredDynamicInformer(c.client.watches, key.gvr, key.namespace, 0,
 			toolscache.Indexers{}, func(o *metav1.ListOptions) { o.LabelSelector = selector })
 		inf = &informer{informer: shared.Informer(), synced: make(chan struct{})}
 		if c.opts.Transform != nil {
@@ -312,7 +312,7 @@ var gvrCRD = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version:
 // is added, changes its spec, or goes away, so new kinds map and changed
 // schemas compare without a restart. Called with c.mu held.
 func (c *Cache) watchCRDs() {
-	inf := dynamicinformer.NewFilteredDynamicInformer(c.client.dynamic, gvrCRD, "", 0, toolscache.Indexers{}, nil).Informer()
+	inf := dynamicinformer.NewFilteredDynamicInformer(c.client.watches, gvrCRD, "", 0, toolscache.Indexers{}, nil).Informer()
 	_, _ = inf.AddEventHandler(toolscache.ResourceEventHandlerDetailedFuncs{
 		AddFunc: func(_ any, initial bool) {
 			if !initial {

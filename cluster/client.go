@@ -23,11 +23,14 @@ import (
 type Client struct {
 	config    *rest.Config
 	dynamic   dynamic.Interface
+	watches   dynamic.Interface // for the Cache's informers; see WithCompressedWatches
 	discovery discovery.CachedDiscoveryInterface
 	mapper    *restmapper.DeferredDiscoveryRESTMapper
 	counter   *requestCounter
 	schemas   *schemaCache
 	log       logr.Logger
+
+	compressedWatches bool
 
 	// mappings remembers answers of the mapper per group, version and
 	// kind until Invalidate: the discovery mapper builds and searches its
@@ -41,6 +44,14 @@ type Option func(*Client)
 
 // WithLogger sets the logger; by default nothing is logged.
 func WithLogger(l logr.Logger) Option { return func(c *Client) { c.log = l } }
+
+// WithCompressedWatches lets the API server gzip the streams of the
+// Cache's watches, as client-go does by default. converge turns that off:
+// the server compresses a watch stream event by event, which on a bulk
+// apply of 1,000 objects added about a third to the API server's CPU time
+// and half a second of the client's. Compressed watches only pay off on a
+// slow link to a distant API server.
+func WithCompressedWatches() Option { return func(c *Client) { c.compressedWatches = true } }
 
 // New returns a Client for cfg. cfg is copied; every request made through
 // the Client, or through [Client.Config], is counted in [Client.Requests].
@@ -64,6 +75,14 @@ func New(cfg *rest.Config, opts ...Option) (*Client, error) {
 	c.mapper = restmapper.NewDeferredDiscoveryRESTMapper(c.discovery)
 	if c.dynamic, err = dynamic.NewForConfig(c.config); err != nil {
 		return nil, fmt.Errorf("dynamic client: %w", err)
+	}
+	c.watches = c.dynamic
+	if !c.compressedWatches && !c.config.DisableCompression {
+		wc := rest.CopyConfig(c.config)
+		wc.DisableCompression = true
+		if c.watches, err = dynamic.NewForConfig(wc); err != nil {
+			return nil, fmt.Errorf("dynamic client for watches: %w", err)
+		}
 	}
 	c.schemas = newSchemaCache(c.discovery)
 	return c, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/rest"
 
 	"github.com/converge-dev/converge/cluster"
 	"github.com/converge-dev/converge/internal/testenv"
@@ -189,3 +191,56 @@ func TestRequestClassification(t *testing.T) {
 		})
 	}
 }
+
+// TestCacheWatchesAreNotCompressed checks that the API server does not
+// gzip the Cache's watch streams (it would, event by event, at a CPU cost
+// as large as the writes behind the events) unless the host asks for it.
+func TestCacheWatchesAreNotCompressed(t *testing.T) {
+	ns := env.Namespace(t)
+	for _, compressed := range []bool{false, true} {
+		t.Run(map[bool]string{false: "default", true: "WithCompressedWatches"}[compressed], func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			cfg := rest.CopyConfig(env.Config)
+			var mu sync.Mutex
+			watches, gzipped := 0, 0
+			cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+				return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+					resp, err := rt.RoundTrip(req)
+					if err == nil && req.URL.Query().Get("watch") == "true" {
+						mu.Lock()
+						watches++
+						if resp.Uncompressed { // the transport took gzip off
+							gzipped++
+						}
+						mu.Unlock()
+					}
+					return resp, err
+				})
+			})
+			var opts []cluster.Option
+			if compressed {
+				opts = append(opts, cluster.WithCompressedWatches())
+			}
+			c, err := cluster.New(cfg, opts...)
+			require.NoError(t, err)
+			apply(t, c, configMap(ns, "cm", "v1"))
+			cache := cluster.NewCache(c, cluster.CacheOptions{Namespaces: []string{ns}})
+			defer cache.Stop()
+			require.NoError(t, cache.Prime(ctx, gvkConfigMap))
+			require.NoError(t, cache.WaitForSync(ctx))
+			mu.Lock()
+			defer mu.Unlock()
+			require.NotZero(t, watches, "the cache started no watch")
+			if compressed {
+				assert.NotZero(t, gzipped, "WithCompressedWatches: no watch stream was compressed")
+			} else {
+				assert.Zero(t, gzipped, "%d of %d watch streams were compressed", gzipped, watches)
+			}
+		})
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

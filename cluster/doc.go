@@ -10,6 +10,11 @@
 //	live, err := cache.Get(ctx, id) // starts a watch for the kind on first use
 //	fmt.Println(c.Requests())       // e.g. list=1 watch=1 get=0
 //
+// The Cache's watches ask the API server not to gzip their streams
+// ([WithCompressedWatches] turns it back on): the server compresses a watch
+// stream event by event, which on a bulk apply of 1,000 objects added about
+// a third to the API server's CPU time, and half a second of the client's.
+//
 // Everything else in converge that needs live data declares the small
 // interface it needs (diff's schemas and dry-run, health's watch view) and
 // this package satisfies it, so the pure packages never import this one.

@@ -29,8 +29,8 @@ func TestHealthWaitOnTheCache(t *testing.T) {
 	defer cache.Stop()
 
 	var ids []object.ID
-	for i := range 50 {
-		ids = append(ids, object.ID{Kind: "ConfigMap", Namespace: ns, Name: fmt.Sprintf("cm-%02d", i)})
+	for i := range 1000 {
+		ids = append(ids, object.ID{Kind: "ConfigMap", Namespace: ns, Name: fmt.Sprintf("cm-%04d", i)})
 	}
 	checker, err := health.New()
 	require.NoError(t, err)
