@@ -44,10 +44,11 @@ const (
 	widgetGroup      = "apply.bench.converge.dev"
 )
 
-// fluxApplyConcurrencies are the concurrencies Flux is tried at on the
-// 1,000-object sets; its best time is reported. (ApplyAll runs its GETs
-// and dry-runs concurrently and its writes one after another.)
-var fluxApplyConcurrencies = []int{applyConcurrency, 4, 16, 32}
+// applyConcurrencies are the concurrencies both tools are tried at on the
+// 1,000-object sets; each one's best time is reported. (Flux's ApplyAll
+// runs its GETs and dry-runs concurrently and its writes one after
+// another.)
+var applyConcurrencies = []int{applyConcurrency, 4, 16, 32}
 
 var widgetGVK = schema.GroupVersionKind{Group: widgetGroup, Version: "v1", Kind: "Widget"}
 
@@ -102,7 +103,7 @@ func runApply(ctx context.Context, h *harness) ([]result, error) {
 
 	var results []result
 	for i, n := range applySizes {
-		concurrencies := fluxApplyConcurrencies
+		concurrencies := applyConcurrencies
 		if i > 0 {
 			// Trying every concurrency on 10,000 objects would take many
 			// minutes; the larger sets are compared at converge's.
@@ -179,170 +180,241 @@ func controlPlaneCPU() time.Duration {
 }
 
 // applyRounds measures create, no-op and (with drift) 10%-drift on n
-// objects: converge once, Flux at each concurrency, its best time reported.
+// objects, converge and Flux each at every concurrency given, in turn, so
+// that both meet the control plane in the same states. Each side's best
+// time per step is reported, with the concurrency it came from, and both
+// sides' times at converge's default concurrency.
 func applyRounds(ctx context.Context, setup client.Client, c, other, fluxClient *cluster.Client, ctrl client.Client,
 	n int, drift bool, concurrencies []int) ([]result, error) {
 	steps := []string{fmt.Sprintf("apply-create-%d", n), fmt.Sprintf("apply-noop-%d", n)}
 	if drift {
 		steps = append(steps, "apply-drift-10pct")
 	}
-	drifted := n / 10
-
-	// converge
-	ns := fmt.Sprintf("bench-apply-%d", n)
-	if err := createNamespace(ctx, setup, ns); err != nil {
-		return nil, err
-	}
-	objs := applyObjects(ns, n)
-	set := object.NewSet()
-	for _, o := range objs {
-		if err := set.Add(o.DeepCopy(), "bench"); err != nil {
-			return nil, err
-		}
-	}
-	a, err := apply.New(c, apply.Owner{Name: ns, Namespace: ns})
-	if err != nil {
-		return nil, err
-	}
-	defer a.Close()
-	opts := apply.DefaultOptions()
-	opts.Concurrency = applyConcurrency
-	convergeApply := func(want apply.Action, count int) (applyRound, *apply.Result, error) {
-		before, cpu := c.Requests(), cpuNow()
-		start := time.Now()
-		res, err := a.Apply(ctx, set, opts)
-		r := applyRound{time: time.Since(start), requests: c.Requests().Sub(before), cpu: cpuNow().sub(cpu)}
-		if err != nil {
-			return r, res, fmt.Errorf("converge apply: %w", err)
-		}
-		if got := res.Count(want); got != count {
-			return r, res, fmt.Errorf("converge apply: %d %s, want %d (%s)", got, want, count, res)
-		}
-		return r, res, nil
-	}
-	var conv []applyRound
-	var convWrites []int
-	start := time.Now()
-	r, res, err := convergeApply(apply.Created, n)
-	if err != nil {
-		return nil, err
-	}
-	conv, convWrites = append(conv, r), append(convWrites, res.Writes)
-	r, res, err = convergeApply(apply.Unchanged, n)
-	if err != nil {
-		return nil, err
-	}
-	conv, convWrites = append(conv, r), append(convWrites, res.Writes)
-	// A second unchanged apply: the steady state of every later reconcile.
-	steady, _, err := convergeApply(apply.Unchanged, n)
-	if err != nil {
-		return nil, err
-	}
-	if drift {
-		if err := driftObjects(ctx, other, objs, a.Cache()); err != nil {
-			return nil, err
-		}
-		r, res, err = convergeApply(apply.Configured, drifted)
-		if err != nil {
-			return nil, err
-		}
-		conv, convWrites = append(conv, r), append(convWrites, res.Writes)
-	}
-	logf("apply: converge on %d objects in %s", n, time.Since(start).Round(time.Second))
-
-	// Flux, at each concurrency
-	best := make([]applyRound, len(steps))
-	bestAt := make([]int, len(steps))
-	var same []applyRound
-	for _, k := range concurrencies {
-		start := time.Now()
-		ns := fmt.Sprintf("bench-apply-flux-%d-c%d", n, k)
-		if err := createNamespace(ctx, setup, ns); err != nil {
-			return nil, err
-		}
-		flux := ssa.NewResourceManager(ctrl, nil, ssa.Owner{Field: fluxManager, Group: "bench.flux"})
-		flux.SetConcurrency(k)
-		objs := applyObjects(ns, n)
-		flux.SetOwnerLabels(objs, ns, ns)
-		fluxApply := func(want ssa.Action, count int) (applyRound, error) {
-			copies := make([]*unstructured.Unstructured, len(objs))
-			for i, o := range objs {
-				copies[i] = o.DeepCopy()
-			}
-			before, cpu := fluxClient.Requests(), cpuNow()
-			start := time.Now()
-			cs, err := flux.ApplyAllStaged(ctx, copies, ssa.DefaultApplyOptions())
-			r := applyRound{time: time.Since(start), requests: fluxClient.Requests().Sub(before), cpu: cpuNow().sub(cpu)}
+	conv, flux := newBestRounds(len(steps)), newBestRounds(len(steps))
+	var steady applyRound
+	for i, k := range concurrencies {
+		runConverge := func() error {
+			rounds, st, err := convergeRounds(ctx, setup, c, other, n, k, drift)
 			if err != nil {
-				return r, fmt.Errorf("flux apply: %w", err)
+				return err
 			}
-			got := 0
-			for _, e := range cs.Entries {
-				if e.Action == want {
-					got++
-				}
+			conv.add(k, rounds)
+			if k == applyConcurrency {
+				steady = st
 			}
-			if got != count {
-				return r, fmt.Errorf("flux apply: %d %s, want %d", got, want, count)
-			}
-			return r, nil
+			return nil
 		}
-		var rounds []applyRound
-		r, err := fluxApply(ssa.CreatedAction, n)
-		if err != nil {
+		runFlux := func() error {
+			rounds, err := fluxRounds(ctx, setup, other, fluxClient, ctrl, n, k, drift)
+			if err != nil {
+				return err
+			}
+			flux.add(k, rounds)
+			return nil
+		}
+		// Each goes first every other time: whoever runs first meets a
+		// control plane with fewer objects in it.
+		first, second := runConverge, runFlux
+		if i%2 == 1 {
+			first, second = runFlux, runConverge
+		}
+		if err := first(); err != nil {
 			return nil, err
 		}
-		rounds = append(rounds, r)
-		if r, err = fluxApply(ssa.UnchangedAction, n); err != nil {
+		if err := second(); err != nil {
 			return nil, err
 		}
-		rounds = append(rounds, r)
-		if drift {
-			if err := driftObjects(ctx, other, objs, nil); err != nil {
-				return nil, err
-			}
-			if r, err = fluxApply(ssa.ConfiguredAction, drifted); err != nil {
-				return nil, err
-			}
-			rounds = append(rounds, r)
-		}
-		for i, r := range rounds {
-			if bestAt[i] == 0 || r.time < best[i].time {
-				best[i], bestAt[i] = r, k
-			}
-		}
-		if k == applyConcurrency {
-			same = rounds
-		}
-		logf("apply: flux at concurrency %d on %d objects in %s (create %s, no-op %s)",
-			k, n, time.Since(start).Round(time.Second), seconds(rounds[0].time), seconds(rounds[1].time))
 	}
 
 	out := make([]result, len(steps))
 	for i, name := range steps {
+		best, peer := conv.best[i], flux.best[i]
 		extra := []string{fmt.Sprintf("objects=%d", n)}
 		if i == 2 {
-			extra = append(extra, fmt.Sprintf("drifted=%d", drifted))
+			extra = append(extra, fmt.Sprintf("drifted=%d", n/10))
 		}
-		extra = append(extra, fmt.Sprintf("converge_writes=%d concurrency=%d peer_concurrency=%d",
-			convWrites[i], applyConcurrency, bestAt[i]))
-		if same != nil {
-			extra = append(extra, fmt.Sprintf("peer_at_%d=%s", applyConcurrency, seconds(same[i].time)))
+		extra = append(extra, fmt.Sprintf("concurrency=%d peer_concurrency=%d", conv.at[i], flux.at[i]))
+		if same, ok := conv.byConcurrency[applyConcurrency]; ok {
+			extra = append(extra, fmt.Sprintf("converge_at_%d=%s peer_at_%d=%s",
+				applyConcurrency, seconds(same[i].time), applyConcurrency, seconds(flux.byConcurrency[applyConcurrency][i].time)))
 		}
 		if i == 1 {
 			extra = append(extra, fmt.Sprintf("steady=%s steady_requests=%d", seconds(steady.time), steady.requests.Total()))
 		}
 		extra = append(extra,
 			fmt.Sprintf("cpu=%s server_cpu=%s peer_cpu=%s peer_server_cpu=%s",
-				seconds(conv[i].cpu.client), seconds(conv[i].cpu.server), seconds(best[i].cpu.client), seconds(best[i].cpu.server)),
-			fmt.Sprintf("requests_by_verb=%q peer_requests_by_verb=%q", conv[i].requests.String(), best[i].requests.String()),
-			fmt.Sprintf("peer_requests=%d", best[i].requests.Total()))
+				seconds(best.cpu.client), seconds(best.cpu.server), seconds(peer.cpu.client), seconds(peer.cpu.server)),
+			fmt.Sprintf("requests_by_verb=%q peer_requests_by_verb=%q", best.requests.String(), peer.requests.String()),
+			fmt.Sprintf("peer_requests=%d", peer.requests.Total()))
 		out[i] = result{
-			Name: name, Converge: conv[i].time, PeerName: "flux-ssa", Peer: best[i].time,
-			Requests: conv[i].requests.Total(), Writes: conv[i].requests.Writes(), Extra: extra,
+			Name: name, Converge: best.time, PeerName: "flux-ssa", Peer: peer.time,
+			Requests: best.requests.Total(), Writes: best.requests.Writes(), Extra: extra,
 		}
 	}
 	return out, nil
+}
+
+// bestRounds keeps one tool's fastest round per step, and every round by
+// concurrency.
+type bestRounds struct {
+	best          []applyRound
+	at            []int
+	byConcurrency map[int][]applyRound
+}
+
+func newBestRounds(steps int) *bestRounds {
+	return &bestRounds{best: make([]applyRound, steps), at: make([]int, steps), byConcurrency: map[int][]applyRound{}}
+}
+
+func (b *bestRounds) add(concurrency int, rounds []applyRound) {
+	b.byConcurrency[concurrency] = rounds
+	for i, r := range rounds {
+		if b.at[i] == 0 || r.time < b.best[i].time {
+			b.best[i], b.at[i] = r, concurrency
+		}
+	}
+}
+
+// convergeRounds runs converge's steps on n new objects at concurrency k,
+// and a second unchanged apply: the steady state of every later reconcile.
+func convergeRounds(ctx context.Context, setup client.Client, c, other *cluster.Client, n, k int, drift bool) (rounds []applyRound, steady applyRound, err error) {
+	start := time.Now()
+	ns := fmt.Sprintf("bench-apply-%d-c%d", n, k)
+	if err := createNamespace(ctx, setup, ns); err != nil {
+		return nil, steady, err
+	}
+	objs := applyObjects(ns, n)
+	set := object.NewSet()
+	for _, o := range objs {
+		if err := set.Add(o.DeepCopy(), "bench"); err != nil {
+			return nil, steady, err
+		}
+	}
+	a, err := apply.New(c, apply.Owner{Name: ns, Namespace: ns})
+	if err != nil {
+		return nil, steady, err
+	}
+	defer a.Close()
+	opts := apply.DefaultOptions()
+	opts.Concurrency = k
+	step := func(want apply.Action, count int) (applyRound, error) {
+		before, cpu := c.Requests(), cpuNow()
+		start := time.Now()
+		res, err := a.Apply(ctx, set, opts)
+		r := applyRound{time: time.Since(start), requests: c.Requests().Sub(before), cpu: cpuNow().sub(cpu)}
+		if err != nil {
+			return r, fmt.Errorf("converge apply: %w", err)
+		}
+		if got := res.Count(want); got != count {
+			return r, fmt.Errorf("converge apply: %d %s, want %d (%s)", got, want, count, res)
+		}
+		return r, nil
+	}
+	for _, s := range []struct {
+		want  apply.Action
+		count int
+	}{{apply.Created, n}, {apply.Unchanged, n}} {
+		r, err := step(s.want, s.count)
+		if err != nil {
+			return nil, steady, err
+		}
+		rounds = append(rounds, r)
+	}
+	if steady, err = step(apply.Unchanged, n); err != nil {
+		return nil, steady, err
+	}
+	if drift {
+		if err := driftObjects(ctx, other, objs, a.Cache()); err != nil {
+			return nil, steady, err
+		}
+		r, err := step(apply.Configured, n/10)
+		if err != nil {
+			return nil, steady, err
+		}
+		rounds = append(rounds, r)
+	}
+	logf("apply: converge at concurrency %d on %d objects in %s (create %s, no-op %s)",
+		k, n, time.Since(start).Round(time.Second), seconds(rounds[0].time), seconds(rounds[1].time))
+	return rounds, steady, emptyNamespace(ctx, other, ns)
+}
+
+// fluxRounds runs Flux's ApplyAllStaged steps on n new objects at
+// concurrency k.
+func fluxRounds(ctx context.Context, setup client.Client, other, fluxClient *cluster.Client, ctrl client.Client, n, k int, drift bool) ([]applyRound, error) {
+	start := time.Now()
+	ns := fmt.Sprintf("bench-apply-flux-%d-c%d", n, k)
+	if err := createNamespace(ctx, setup, ns); err != nil {
+		return nil, err
+	}
+	flux := ssa.NewResourceManager(ctrl, nil, ssa.Owner{Field: fluxManager, Group: "bench.flux"})
+	flux.SetConcurrency(k)
+	objs := applyObjects(ns, n)
+	flux.SetOwnerLabels(objs, ns, ns)
+	step := func(want ssa.Action, count int) (applyRound, error) {
+		copies := make([]*unstructured.Unstructured, len(objs))
+		for i, o := range objs {
+			copies[i] = o.DeepCopy()
+		}
+		before, cpu := fluxClient.Requests(), cpuNow()
+		start := time.Now()
+		cs, err := flux.ApplyAllStaged(ctx, copies, ssa.DefaultApplyOptions())
+		r := applyRound{time: time.Since(start), requests: fluxClient.Requests().Sub(before), cpu: cpuNow().sub(cpu)}
+		if err != nil {
+			return r, fmt.Errorf("flux apply: %w", err)
+		}
+		got := 0
+		for _, e := range cs.Entries {
+			if e.Action == want {
+				got++
+			}
+		}
+		if got != count {
+			return r, fmt.Errorf("flux apply: %d %s, want %d", got, want, count)
+		}
+		return r, nil
+	}
+	var rounds []applyRound
+	for _, s := range []struct {
+		want  ssa.Action
+		count int
+	}{{ssa.CreatedAction, n}, {ssa.UnchangedAction, n}} {
+		r, err := step(s.want, s.count)
+		if err != nil {
+			return nil, err
+		}
+		rounds = append(rounds, r)
+	}
+	if drift {
+		if err := driftObjects(ctx, other, objs, nil); err != nil {
+			return nil, err
+		}
+		r, err := step(ssa.ConfiguredAction, n/10)
+		if err != nil {
+			return nil, err
+		}
+		rounds = append(rounds, r)
+	}
+	logf("apply: flux at concurrency %d on %d objects in %s (create %s, no-op %s)",
+		k, n, time.Since(start).Round(time.Second), seconds(rounds[0].time), seconds(rounds[1].time))
+	return rounds, emptyNamespace(ctx, other, ns)
+}
+
+// emptyNamespace deletes the objects of every kind of the sets from ns,
+// so that each measurement meets a control plane holding as many objects
+// as the one before it: some of the API server's work grows with them
+// (each new Service's address is allocated among all the others).
+func emptyNamespace(ctx context.Context, c *cluster.Client, ns string) error {
+	for _, gvk := range kindsOf(applyObjects(ns, 4)) { // the inventory is a ConfigMap too
+		m, err := c.RESTMapping(gvk)
+		if err != nil {
+			return err
+		}
+		err = c.Dynamic().Resource(m.Resource).Namespace(ns).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("empty namespace %s of %s: %w", ns, m.Resource.Resource, err)
+		}
+	}
+	return nil
 }
 
 // driftObjects changes, as another field manager, a field the applier owns
