@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
-	"slices"
 	"sync"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -13,9 +11,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/managedfields"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
-	"sigs.k8s.io/structured-merge-diff/v6/typed"
 
 	"github.com/converge-dev/converge/object"
 )
@@ -57,7 +52,8 @@ var _ DryRunner = DryRunnerFunc(nil)
 // matches), CPU only (a local merge with the API server's own field
 // manager), or one dry-run request when the local merge is uncertain and a
 // DryRunner is set, whose verdict is then cached until the desired object
-// or the live resourceVersion changes.
+// or the live resourceVersion changes. What the Differ caches is bounded
+// by the objects and kinds it sees.
 type Differ struct {
 	schemas      Schemas
 	manager      string
@@ -68,8 +64,16 @@ type Differ struct {
 	compiled     []compiledRule
 	norm         normalizer
 
-	mu       sync.Mutex
-	managers map[managerKey]*fieldManager
+	// deduced stands in for the schema of kinds the API server publishes
+	// none for. One per Differ, so that its field managers are cached too.
+	deduced managedfields.TypeConverter
+
+	mu sync.Mutex
+	// managers holds one field manager per kind, for the type converter it
+	// was built with. A converter replaced by a newer one (the cluster
+	// client drops its converters when CRDs change) replaces the entry, so
+	// the map stays as large as the set of kinds.
+	managers map[schema.GroupVersionKind]*fieldManager
 	verdicts map[verdictKey]*Result
 	// verified remembers, per object, the live object (by pointer) and the
 	// desired hash last found in sync. A watch cache hands out the same
@@ -80,11 +84,6 @@ type Differ struct {
 	// from the local merge's prediction (a mutating webhook, defaulting of
 	// list keys): their local verdicts cannot be trusted.
 	mutated map[object.ID]bool
-}
-
-type managerKey struct {
-	gvk       schema.GroupVersionKind
-	converter managedfields.TypeConverter
 }
 
 type verifiedLive struct {
@@ -125,17 +124,23 @@ func WithIgnoreRules(rules ...IgnoreRule) Option {
 func WithoutDefaultIgnoreRules() Option { return func(d *Differ) { d.defaultRules = false } }
 
 // WithScheme sets the Go types used to normalize built-in objects the way
-// the API server stores them; client-go's built-in types by default.
+// the API server stores them. By default the Differ knows the stable
+// versions of the built-in groups whose kinds hosts apply (apps/v1,
+// batch/v1, core/v1, rbac/v1, networking/v1, admissionregistration/v1,
+// autoscaling/v1 and v2, policy/v1, storage/v1, ...); other kinds are
+// compared on their schema alone, as custom resources are. A host that
+// applies beta kinds can pass client-go's scheme.Scheme.
 func WithScheme(s *runtime.Scheme) Option { return func(d *Differ) { d.norm.scheme = s } }
 
-// New returns a Differ. It fails only on ignore rules that do not parse.
+// New returns a Differ. It fails on ignore rules that do not parse.
 func New(schemas Schemas, opts ...Option) (*Differ, error) {
 	d := &Differ{
 		schemas:      schemas,
 		manager:      object.FieldManager,
 		receipts:     &MemoryReceipts{},
 		defaultRules: true,
-		managers:     map[managerKey]*fieldManager{},
+		deduced:      managedfields.NewDeducedTypeConverter(),
+		managers:     map[schema.GroupVersionKind]*fieldManager{},
 		verdicts:     map[verdictKey]*Result{},
 		mutated:      map[object.ID]bool{},
 		verified:     map[object.ID]verifiedLive{},
@@ -144,10 +149,11 @@ func New(schemas Schemas, opts ...Option) (*Differ, error) {
 		o(d)
 	}
 	if d.norm.scheme == nil {
-		d.norm.scheme = runtime.NewScheme()
-		if err := clientgoscheme.AddToScheme(d.norm.scheme); err != nil {
-			return nil, err
+		s, err := newScheme()
+		if err != nil {
+			return nil, fmt.Errorf("diff: build the scheme: %w", err)
 		}
+		d.norm.scheme = s
 	}
 	rules := d.rules
 	if d.defaultRules {
@@ -257,193 +263,11 @@ func (d *Differ) Forget(id object.ID) {
 }
 
 func (d *Differ) create(id object.ID, desired *unstructured.Unstructured) (*Result, error) {
-	after := desired.DeepCopy()
-	if desired.GroupVersionKind() == gvkSecret {
-		maskSecrets(nil, after)
-	}
-	text, err := unifiedDiff(id, nil, after)
+	text, err := Unified(nil, desired, UnifiedOptions{From: "live/" + id.String(), To: "desired/" + id.String()})
 	if err != nil {
 		return nil, d.wrap(id, err)
 	}
 	return &Result{ID: id, Action: Create, Method: ByLocalMerge, Diff: text}, nil
-}
-
-// local merges desired into live with the API server's field manager and
-// compares the result with live.
-func (d *Differ) local(id object.ID, desired, live *unstructured.Unstructured) (*Result, error) {
-	fm, err := d.fieldManager(desired.GroupVersionKind())
-	if err != nil {
-		return nil, err
-	}
-	merged, err := fm.apply(live, desired, d.manager, true)
-	if err != nil {
-		return nil, err
-	}
-	res, err := d.compare(id, fm, live, merged)
-	if err != nil {
-		return nil, err
-	}
-	res.Method = ByLocalMerge
-	if fm.deduced && !res.Uncertain {
-		res.Uncertain, res.Reason = true, "the API server publishes no schema for this kind"
-	}
-	if res.Action == Update && len(res.Paths) > 0 {
-		conflicts, err := fm.conflicts(live, desired, d.manager)
-		if err != nil {
-			return nil, err
-		}
-		ignored := ignoredManagers(d.compiled, id)
-		for _, c := range conflicts {
-			if !slices.Contains(ignored, c.Manager) {
-				res.Conflicts = append(res.Conflicts, c)
-			}
-		}
-	}
-	return res, nil
-}
-
-// compare says how after (a merge result or a dry-run answer) differs from
-// live, after normalization and ignore rules.
-func (d *Differ) compare(id object.ID, fm *fieldManager, live, after *unstructured.Unstructured) (*Result, error) {
-	res := &Result{ID: id, Action: Unchanged}
-	liveN, exact1 := d.norm.normalize(live)
-	afterN, exact2 := d.norm.normalize(after)
-	if !exact1 || !exact2 {
-		res.Uncertain, res.Reason = true, "the object does not decode into its built-in type"
-	}
-	// The rules edit copies: the whole normalized objects are needed again
-	// when only ownership differs.
-	liveR, afterR := liveN.DeepCopy(), afterN.DeepCopy()
-	applyRules(d.compiled, id, liveR, afterR)
-	tvLive, err := fm.converter.ObjectToTyped(liveR, typed.AllowDuplicates)
-	if err != nil {
-		return nil, fmt.Errorf("read live object: %w", err)
-	}
-	tvAfter, err := fm.converter.ObjectToTyped(afterR, typed.AllowDuplicates)
-	if err != nil {
-		return nil, fmt.Errorf("read desired object: %w", err)
-	}
-	var owned *fieldpath.Set
-	if managers := ignoredManagers(d.compiled, id); len(managers) > 0 {
-		if owned, err = managersSet(live, managers); err != nil {
-			return nil, err
-		}
-		tvLive, tvAfter = tvLive.RemoveItems(owned), tvAfter.RemoveItems(owned)
-	}
-	cmp, err := tvLive.Compare(tvAfter)
-	if err != nil {
-		return nil, fmt.Errorf("compare: %w", err)
-	}
-	if !cmp.IsSame() {
-		res.Action = Update
-		changed := cmp.Added.Union(cmp.Modified).Union(cmp.Removed)
-		changed.Iterate(func(p fieldpath.Path) { res.Paths = append(res.Paths, p.String()) })
-		slices.Sort(res.Paths)
-		if res.Diff, err = d.render(id, fm, tvLive, tvAfter); err != nil {
-			return nil, err
-		}
-		return res, nil
-	}
-	// Same values: the apply still writes when the managedFields
-	// bookkeeping changes: converge takes back fields another manager took
-	// (ownership is what makes receipts exact), or entries that share a
-	// timestamp second are re-sorted. The server ignores timestamp-only
-	// changes, so times are left out.
-	if sameManagedFields(live, after) {
-		return res, nil
-	}
-	same, err := d.ownershipHidden(fm, live, after, liveN, afterN, tvLive, tvAfter, owned)
-	if err != nil {
-		return nil, err
-	}
-	if !same {
-		res.Action = Update
-		res.Uncertain = true
-		res.Reason = "only managedFields would change: converge would take back fields set to the same values, or the server defaults keys of list items"
-	}
-	return res, nil
-}
-
-// ownershipHidden reports whether the ownership change between live and
-// after lies only in fields ignore rules hide (fields the rules removed
-// from the whole normalized objects, and fields ignored managers own).
-func (d *Differ) ownershipHidden(fm *fieldManager, live, after, liveN, afterN *unstructured.Unstructured,
-	tvLive, tvAfter *typed.TypedValue, owned *fieldpath.Set) (bool, error) {
-	ignored := &fieldpath.Set{}
-	for _, pair := range []struct {
-		whole *unstructured.Unstructured
-		kept  *typed.TypedValue
-	}{{liveN, tvLive}, {afterN, tvAfter}} {
-		all, err := fm.converter.ObjectToTyped(pair.whole, typed.AllowDuplicates)
-		if err != nil {
-			return false, err
-		}
-		removed, err := removedFields(all, pair.kept)
-		if err != nil {
-			return false, err
-		}
-		ignored = ignored.Union(removed)
-	}
-	if owned != nil {
-		ignored = ignored.Union(owned)
-	}
-	before, err := managedSet(live, d.manager)
-	if err != nil {
-		return false, err
-	}
-	now, err := managedSet(after, d.manager)
-	if err != nil {
-		return false, err
-	}
-	if before.Union(now).Intersection(ignored).Empty() {
-		return false, nil // the rules hide none of converge's fields
-	}
-	return before.Difference(ignored).Equals(now.Difference(ignored)), nil
-}
-
-// removedFields returns the fields of all that rules removed to get kept.
-func removedFields(all, kept *typed.TypedValue) (*fieldpath.Set, error) {
-	a, err := all.ToFieldSet()
-	if err != nil {
-		return nil, err
-	}
-	k, err := kept.ToFieldSet()
-	if err != nil {
-		return nil, err
-	}
-	return a.Difference(k), nil
-}
-
-func sameManagedFields(a, b *unstructured.Unstructured) bool {
-	ea, eb := a.GetManagedFields(), b.GetManagedFields()
-	if len(ea) != len(eb) {
-		return false
-	}
-	for i := range ea {
-		ea[i].Time, eb[i].Time = nil, nil
-	}
-	return reflect.DeepEqual(ea, eb)
-}
-
-// render produces the masked unified diff of two typed values.
-func (d *Differ) render(id object.ID, fm *fieldManager, before, after *typed.TypedValue) (string, error) {
-	b, err := fm.converter.TypedToObject(before)
-	if err != nil {
-		return "", err
-	}
-	a, err := fm.converter.TypedToObject(after)
-	if err != nil {
-		return "", err
-	}
-	bu, ok1 := b.(*unstructured.Unstructured)
-	au, ok2 := a.(*unstructured.Unstructured)
-	if !ok1 || !ok2 {
-		return "", fmt.Errorf("type converter returned %T and %T", b, a)
-	}
-	if id.Group == "" && id.Kind == "Secret" {
-		maskSecrets(bu, au)
-	}
-	return unifiedDiff(id, bu, au)
 }
 
 // settle asks the API server through a dry-run apply, once per desired
@@ -483,19 +307,18 @@ func (d *Differ) fieldManager(gvk schema.GroupVersionKind) (*fieldManager, error
 	tc, err := d.schemas.TypeConverter(gvk)
 	deduced := false
 	if err != nil || tc == nil {
-		tc, deduced = managedfields.NewDeducedTypeConverter(), true
+		tc, deduced = d.deduced, true
 	}
-	key := managerKey{gvk: gvk, converter: tc}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if fm, ok := d.managers[key]; ok {
+	if fm, ok := d.managers[gvk]; ok && fm.converter == tc {
 		return fm, nil
 	}
 	fm, err := newFieldManager(tc, gvk, deduced)
 	if err != nil {
 		return nil, err
 	}
-	d.managers[key] = fm
+	d.managers[gvk] = fm
 	return fm, nil
 }
 
@@ -508,48 +331,4 @@ func (d *Differ) wrap(id object.ID, err error) error {
 		return fmt.Errorf("diff %s: %w", id, errSecretDetail)
 	}
 	return fmt.Errorf("diff %s: %w", id, err)
-}
-
-// storedAsSent reports whether every value in sent appears, unchanged and
-// of the same type, at the same place in stored: maps may hold more keys,
-// lists must have the same length. It is a sufficient test only: any
-// difference, even one normalization would explain (a quantity written
-// another way, stringData moved to data), answers false and leaves the
-// verdict to the local merge.
-func storedAsSent(sent, stored any) bool {
-	switch s := sent.(type) {
-	case map[string]any:
-		m, ok := stored.(map[string]any)
-		if !ok {
-			return false
-		}
-		for k, v := range s {
-			sv, found := m[k]
-			if !found {
-				if v == nil {
-					continue // a null the server drops
-				}
-				return false
-			}
-			if !storedAsSent(v, sv) {
-				return false
-			}
-		}
-		return true
-	case []any:
-		l, ok := stored.([]any)
-		if !ok || len(l) != len(s) {
-			return false
-		}
-		for i := range s {
-			if !storedAsSent(s[i], l[i]) {
-				return false
-			}
-		}
-		return true
-	case string, bool, int64, float64, nil:
-		return sent == stored
-	default:
-		return false
-	}
 }

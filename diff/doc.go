@@ -16,10 +16,27 @@
 //
 // A field another manager changed that converge owns is drift; a field
 // converge never set (an HPA's replicas, server defaults) is not. Values the
-// server canonicalizes (quantities, empty versus absent fields, Secret
-// stringData) compare equal. [IgnoreRule]s exclude fields by path, JSON
-// pointer or owning manager; [DefaultIgnoreRules] documents the built-in
-// ones.
+// server canonicalizes (quantities, empty versus absent fields, empty
+// versus null lists, Secret stringData) compare equal, and so do the
+// defaults the server fills in after a merge, including inside values an
+// apply replaces whole (a fieldRef's apiVersion, a webhook rule's scope, a
+// StatefulSet's claim templates): an object just applied is Unchanged in a
+// new process too, without a request. [IgnoreRule]s exclude fields by
+// path, JSON pointer or owning manager; [DefaultIgnoreRules] documents the
+// built-in ones. An ignored field is still sent by an apply of the whole
+// object; [Differ.StripIgnored] returns the object to apply instead, without
+// the ignored fields another manager owns:
+//
+//	send, err := d.StripIgnored(desired, live)
+//	applied, err := apply(ctx, send)
+//	err = d.Record(desired, applied) // desired as rendered, for its receipt
+//
+// # Secrets
+//
+// Every diff this package renders masks Secret values. Hosts that show
+// objects themselves use the same masking: [MaskSecret] and [MaskSecrets]
+// for objects, [Unified] for a YAML diff of two objects (a preview of two
+// revisions needs no cluster). Errors about a Secret never quote it.
 //
 // # Cost
 //

@@ -14,7 +14,9 @@ import (
 
 // IgnoreRule makes differences in some fields of some objects not count as
 // drift. Empty scope fields match anything; Namespace and Name accept
-// path.Match globs ("team-*").
+// path.Match globs ("team-*"). A rule keeps fields out of verdicts and
+// diffs; to keep an apply from taking them back from the manager that owns
+// them, apply what [Differ.StripIgnored] returns.
 type IgnoreRule struct {
 	Group, Kind, Namespace, Name string
 
@@ -286,8 +288,10 @@ func removePath(obj any, steps []step) {
 				continue
 			}
 			if last {
-				// Lists keep their length; the element stops counting.
-				v[i] = nil
+				// Lists keep their length until every rule has run, so
+				// that the indexes of later rules count from the list as
+				// written; applyRules then drops the marked elements.
+				v[i] = removedElement{}
 			} else {
 				removePath(child, steps[1:])
 			}
@@ -312,12 +316,17 @@ func (st step) selects(i int, elem any) bool {
 	return false
 }
 
+// removedElement marks a list element an ignore rule removed.
+type removedElement struct{}
+
 // applyRules removes the fields of every matching rule from objs.
 func applyRules(rules []compiledRule, id object.ID, objs ...*unstructured.Unstructured) {
+	matched := false
 	for _, r := range rules {
-		if !r.matches(id) {
+		if !r.matches(id) || len(r.paths) == 0 {
 			continue
 		}
+		matched = true
 		for _, steps := range r.paths {
 			for _, o := range objs {
 				if o != nil {
@@ -326,6 +335,32 @@ func applyRules(rules []compiledRule, id object.ID, objs ...*unstructured.Unstru
 			}
 		}
 	}
+	if matched {
+		for _, o := range objs {
+			if o != nil {
+				dropRemoved(o.Object)
+			}
+		}
+	}
+}
+
+// dropRemoved deletes the list elements removePath marked, in place.
+func dropRemoved(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, x := range v {
+			v[k] = dropRemoved(x)
+		}
+	case []any:
+		out := v[:0]
+		for _, x := range v {
+			if _, gone := x.(removedElement); !gone {
+				out = append(out, dropRemoved(x))
+			}
+		}
+		return out
+	}
+	return v
 }
 
 // ignoredManagers returns the managers whose fields matching rules ignore.

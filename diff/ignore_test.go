@@ -17,7 +17,7 @@ import (
 // TestIgnoreRules scales a Deployment as an HPA would and edits an
 // annotation converge owns, then checks which rules hide which drift.
 func TestIgnoreRules(t *testing.T) {
-	ns := env.Namespace(t)
+	ns := namespace(t)
 	ctx := context.Background()
 	c, err := cluster.New(env.Config)
 	require.NoError(t, err)
@@ -93,7 +93,7 @@ func TestInvalidIgnoreRules(t *testing.T) {
 // TestCanonicalFormsAreNotDrift applies values the server canonicalizes and
 // checks the local merge sees no change without help from receipts.
 func TestCanonicalFormsAreNotDrift(t *testing.T) {
-	ns := env.Namespace(t)
+	ns := namespace(t)
 	ctx := context.Background()
 	c, err := cluster.New(env.Config)
 	require.NoError(t, err)

@@ -9,7 +9,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 
 	"github.com/converge-dev/converge/object"
 )
@@ -72,15 +71,15 @@ func TestRemovePath(t *testing.T) {
 }
 
 func TestNormalize(t *testing.T) {
-	scheme := runtime.NewScheme()
-	require.NoError(t, clientgoscheme.AddToScheme(scheme))
+	scheme, err := newScheme()
+	require.NoError(t, err)
 	n := normalizer{scheme: scheme}
 	secret := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "v1", "kind": "Secret", "metadata": map[string]any{"name": "s"},
 		"data":       map[string]any{"a": "eA=="},
 		"stringData": map[string]any{"b": "y", "a": "z"},
 	}}
-	out, exact := n.normalize(secret)
+	out, exact := n.normalize(secret, nil)
 	assert.True(t, exact)
 	assert.Equal(t, map[string]any{"a": "eg==", "b": "eQ=="}, out.Object["data"], "stringData folds into data and wins")
 	assert.NotContains(t, out.Object, "stringData")
@@ -90,14 +89,14 @@ func TestNormalize(t *testing.T) {
 		"apiVersion": "example.com/v1", "kind": "Widget", "metadata": map[string]any{"name": "w"},
 		"spec": map[string]any{"replicas": 2.0, "ratio": 0.5},
 	}}
-	out, _ = n.normalize(custom)
+	out, _ = n.normalize(custom, nil)
 	assert.Equal(t, map[string]any{"replicas": int64(2), "ratio": 0.5}, out.Object["spec"])
 
 	badDeployment := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "apps/v1", "kind": "Deployment", "metadata": map[string]any{"name": "d"},
 		"spec": map[string]any{"replicas": "three"},
 	}}
-	_, exact = n.normalize(badDeployment)
+	_, exact = n.normalize(badDeployment, nil)
 	assert.False(t, exact)
 }
 
@@ -125,22 +124,28 @@ func FuzzIgnorePaths(f *testing.F) {
 	})
 }
 
-// FuzzNormalize normalizes decoded objects: no panic, the input unchanged,
-// and normalizing twice changes nothing more.
+// FuzzNormalize normalizes decoded objects, with the defaults of built-in
+// kinds: no panic, the input unchanged, and normalizing twice changes
+// nothing more.
 func FuzzNormalize(f *testing.F) {
 	for _, s := range []string{
 		"apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {a: b}\ndata: {c: 1}\n",
 		"apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {replicas: 1.0, template: {spec: {containers: [{name: a, resources: {limits: {cpu: 1000m}}}]}}}\n",
 		"apiVersion: example.com/v1\nkind: W\nmetadata: {name: w}\nspec: {a: [1.0, 2.5, {b: 3.0}]}\n",
 		"apiVersion: v1\nkind: Secret\nstringData: [1]\n",
+		"apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: r}\nrules: []\n",
+		"apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: s}\nspec: {volumeClaimTemplates: [{metadata: {name: d}, spec: {resources: {requests: {storage: 0.1m}}}}, 3]}\n",
+		"apiVersion: v1\nkind: LimitRange\nmetadata: {name: l}\nspec: {limits: [{type: Container, max: {cpu: 2}, min: {memory: 1Mi}}]}\n",
+		"apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingWebhookConfiguration\nmetadata: {name: w}\nwebhooks: [{name: a.b.c, rules: [{operations: [CREATE]}, null]}]\n",
 	} {
 		f.Add([]byte(s))
 	}
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+	scheme, err := newScheme()
+	if err != nil {
 		f.Fatal(err)
 	}
 	n := normalizer{scheme: scheme}
+	tc := builtinConverter(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		objs, err := object.DecodeBytes(data, object.DecodeOptions{MaxBytes: 64 << 10, MaxDepth: 32, MaxDocuments: 4})
 		if err != nil {
@@ -148,11 +153,12 @@ func FuzzNormalize(f *testing.F) {
 		}
 		for _, o := range objs {
 			snapshot := o.DeepCopy()
-			once, _ := n.normalize(o)
+			d := newDefaulter(tc, o.GroupVersionKind(), false)
+			once, _ := n.normalize(o, d)
 			if !reflect.DeepEqual(snapshot.Object, o.Object) {
 				t.Fatal("normalize modified its input")
 			}
-			twice, _ := n.normalize(once)
+			twice, _ := n.normalize(once, d)
 			if !reflect.DeepEqual(once.Object, twice.Object) {
 				a, _ := once.MarshalJSON()
 				b, _ := twice.MarshalJSON()

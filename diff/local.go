@@ -22,10 +22,15 @@ import (
 type fieldManager struct {
 	manager   *managedfields.FieldManager
 	converter managedfields.TypeConverter
-	deduced   bool // no schema: types were guessed from the values
+	deduced   bool       // no schema: types were guessed from the values
+	defaults  *defaulter // nil without a schema
 }
 
 func newFieldManager(tc managedfields.TypeConverter, gvk schema.GroupVersionKind, deduced bool) (*fieldManager, error) {
+	// The merge runs without defaulting (noDefaults): the comparison fills
+	// in defaults on both sides instead (see defaulter), so that a dry-run
+	// answer, already defaulted, is compared the same way.
+	//
 	// The server resets status on an apply to the main resource of every
 	// type with a status subresource; do the same so a desired object that
 	// carries a status is compared the way the server treats it.
@@ -36,7 +41,7 @@ func newFieldManager(tc managedfields.TypeConverter, gvk schema.GroupVersionKind
 	if err != nil {
 		return nil, err
 	}
-	return &fieldManager{manager: fm, converter: tc, deduced: deduced}, nil
+	return &fieldManager{manager: fm, converter: tc, deduced: deduced, defaults: newDefaulter(tc, gvk, deduced)}, nil
 }
 
 // apply merges desired into live as manager. Without force, conflicts come
@@ -92,7 +97,7 @@ func managedSet(obj *unstructured.Unstructured, manager string) (*fieldpath.Set,
 		return &fieldpath.Set{}, nil
 	}
 	set := &fieldpath.Set{}
-	if err := set.FromJSON(strings.NewReader(string(entry.FieldsV1.Raw))); err != nil {
+	if err := set.FromJSON(entry.FieldsV1.GetRawReader()); err != nil {
 		return nil, fmt.Errorf("decode managed fields of %s: %w", manager, err)
 	}
 	return set, nil
@@ -107,7 +112,7 @@ func managersSet(obj *unstructured.Unstructured, managers []string) (*fieldpath.
 			continue
 		}
 		set := &fieldpath.Set{}
-		if err := set.FromJSON(strings.NewReader(string(e.FieldsV1.Raw))); err != nil {
+		if err := set.FromJSON(e.FieldsV1.GetRawReader()); err != nil {
 			return nil, fmt.Errorf("decode managed fields of %s: %w", e.Manager, err)
 		}
 		out = out.Union(set)

@@ -14,10 +14,11 @@ import (
 )
 
 // TestSecretValuesNeverShow changes one key of a Secret that also carries
-// a last-applied annotation, and checks the diff names the key but shows
-// no value, old or new, plain or base64.
+// copies of its value (the last-applied annotation, another tool's JSON
+// copy, an annotation and a label quoting it), and checks the diff names
+// the key but shows no value, old or new, plain or base64.
 func TestSecretValuesNeverShow(t *testing.T) {
-	ns := env.Namespace(t)
+	ns := namespace(t)
 	ctx := context.Background()
 	c, err := cluster.New(env.Config)
 	require.NoError(t, err)
@@ -29,7 +30,9 @@ func TestSecretValuesNeverShow(t *testing.T) {
 			"apiVersion": "v1", "kind": "Secret",
 			"metadata": map[string]any{"name": "db", "namespace": ns, "annotations": map[string]any{
 				"kubectl.kubernetes.io/last-applied-configuration": `{"stringData":{"password":"` + password + `"}}`,
-			}},
+				"kapp.k14s.io/original":                            `{"stringData":{"password":"` + password + `"}}`,
+				"example.com/rotated":                              "from " + password,
+			}, "labels": map[string]any{"copy": password}},
 			"stringData": map[string]any{"password": password, "user": "admin-user-value"},
 		}}
 	}

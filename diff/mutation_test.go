@@ -19,7 +19,7 @@ import (
 // alone calls that drift forever; a Differ that recorded the apply knows
 // the server mutates this object and asks it instead.
 func TestServerMutationMakesVerdictsUncertain(t *testing.T) {
-	ns := env.Namespace(t)
+	ns := namespace(t)
 	ctx := context.Background()
 	c, err := cluster.New(env.Config)
 	require.NoError(t, err)

@@ -155,7 +155,7 @@ var mutations = []string{
 // TestOracle checks, for every object, that converge's local verdict
 // agrees with a real server-side dry-run apply.
 func TestOracle(t *testing.T) {
-	ns := env.Namespace(t)
+	ns := namespace(t)
 	ctx := context.Background()
 	c, err := cluster.New(env.Config)
 	require.NoError(t, err)

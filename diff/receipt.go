@@ -183,7 +183,7 @@ func NewReceipt(desiredHash string, live *unstructured.Unstructured, manager str
 		return Receipt{}, false
 	}
 	var fields any
-	if err := json.Unmarshal(entry.FieldsV1.Raw, &fields); err != nil {
+	if err := json.Unmarshal(entry.FieldsV1.GetRawBytes(), &fields); err != nil {
 		return Receipt{}, false
 	}
 	fieldsHash, err := hashValue(fields)

@@ -21,7 +21,7 @@ import (
 // cache is exact and costs no request; then that another manager's change
 // to an owned field is caught.
 func TestReceiptsCostNoRequests(t *testing.T) {
-	ns := env.Namespace(t)
+	ns := namespace(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	c, err := cluster.New(env.Config)
