@@ -2,6 +2,7 @@ package health
 
 import (
 	"cmp"
+	"context"
 	"slices"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -33,12 +34,23 @@ type KindChecker interface {
 	Supports(gk schema.GroupKind) bool
 }
 
+// ContextChecker is a [Checker] whose checks may wait on something the host
+// passed in, such as the engine's [CRDs], and so take a context. [Wait]
+// calls CheckContext, with its own context, on checkers that have it, so
+// that ending the wait ends the check. CheckContext keeps Check's contract
+// otherwise; Check is CheckContext without a deadline.
+type ContextChecker interface {
+	Checker
+	CheckContext(ctx context.Context, obj *unstructured.Unstructured) Result
+}
+
 var (
-	_ Checker     = CheckerFunc(nil)
-	_ KindChecker = kindChecker{}
-	_ KindChecker = Chain(nil)
-	_ Checker     = (*Engine)(nil)
-	_ KindChecker = (*RuleSet)(nil)
+	_ Checker        = CheckerFunc(nil)
+	_ ContextChecker = (*Engine)(nil)
+	_ KindChecker    = kindChecker{}
+	_ KindChecker    = Chain(nil)
+	_ Checker        = (*Engine)(nil)
+	_ KindChecker    = (*RuleSet)(nil)
 )
 
 // ForKinds returns a [KindChecker] that supports exactly the given kinds and

@@ -30,6 +30,23 @@
 // conditions that are not a list, a CEL rule that fails) is [Unknown] with a
 // reason. Hosts choose whether Unknown blocks a wait ([WaitOptions.Accept]).
 //
+// # Custom resources nobody wrote a rule for
+//
+// Such an object is decided from its live CRD when the host gives the
+// engine a way to read CRDs ([WithCRDs]; the cluster package's View is
+// one): a kind whose CRD has no status subresource is Healthy once it
+// exists, since nothing can report on it; one with a status subresource
+// stays Unknown until a controller writes the status, unless the host opts
+// in to [WithEmptyStatusHealthy]. Kinds whose status no controller ever
+// fills (prometheus-operator's ServiceMonitor) get a per-kind override
+// ([WithOverrides], [ParseOverrides]), or are left out of waits
+// ([WaitOptions.Skip]):
+//
+//	engine, err := health.New(
+//		health.WithCRDs(cache.View()),
+//		health.WithOverrides(health.Overrides{{Group: "monitoring.coreos.com", Kind: "ServiceMonitor"}: health.Healthy}),
+//	)
+//
 // # Statuses
 //
 // [Status] uses Argo CD's names and maps both ways to kstatus's
@@ -40,4 +57,7 @@
 // [Wait] takes a [View], the small contract this package needs from a live
 // cache of objects (the cluster package satisfies it), and re-checks an
 // object only when the view says it changed: no polling, no per-object GET.
+// Each [Progress] report names the first few objects still waited for and
+// their current results ([Progress.String]); skipped objects are reported
+// in [Report.Skipped] and never block.
 package health

@@ -1,6 +1,7 @@
 package health
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/go-logr/logr"
@@ -8,25 +9,32 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
-// Engine is the default [Checker]: the host's checkers, then CEL rules (the
-// host's, then the built-in ones), then converge's rules for built-in
-// Kubernetes kinds on top of kstatus's (ported natively in kstatus.go), then
-// the generic rules for custom resources. It is safe for concurrent use.
+// Engine is the default [Checker]: the host's checkers, then the host's
+// overrides ([WithOverrides]), then CEL rules (the host's, then the
+// built-in ones), then converge's rules for built-in Kubernetes kinds on
+// top of kstatus's (ported natively in kstatus.go), then the generic rules
+// for custom resources, which consult the live CRD when the host gives
+// [WithCRDs]. It is safe for concurrent use.
 type Engine struct {
-	checkers Chain
-	rules    *RuleSet
-	log      logr.Logger
+	checkers           Chain
+	rules              *RuleSet
+	crds               CRDs
+	emptyStatusHealthy bool
+	log                logr.Logger
 }
 
 // Option configures [New].
 type Option func(*config)
 
 type config struct {
-	checkers    Chain
-	rules       []Rule
-	builtin     bool
-	ruleOptions RuleOptions
-	log         logr.Logger
+	checkers           Chain
+	overrides          Overrides
+	rules              []Rule
+	builtin            bool
+	ruleOptions        RuleOptions
+	crds               CRDs
+	emptyStatusHealthy bool
+	log                logr.Logger
 }
 
 // WithCheckers adds checkers that take precedence over every other rule
@@ -58,11 +66,15 @@ func WithLogger(l logr.Logger) Option {
 
 // New returns an engine. It compiles the CEL rules, so a rule that does not
 // compile is an error here (a [*RuleError] matching [ErrInvalidRule]), never
-// at check time.
+// at check time; an override with a status no object can have is an error
+// matching [ErrInvalidOverride].
 func New(opts ...Option) (*Engine, error) {
 	cfg := config{builtin: true, ruleOptions: DefaultRuleOptions(), log: logr.Discard()}
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if err := cfg.overrides.validate(); err != nil {
+		return nil, err
 	}
 	rules := cfg.rules
 	if cfg.builtin {
@@ -72,12 +84,26 @@ func New(opts ...Option) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Engine{checkers: cfg.checkers, rules: rs, log: cfg.log}, nil
+	checkers := cfg.checkers
+	if len(cfg.overrides) > 0 {
+		checkers = append(append(Chain(nil), checkers...), cfg.overrides)
+	}
+	return &Engine{checkers: checkers, rules: rs, crds: cfg.crds, emptyStatusHealthy: cfg.emptyStatusHealthy, log: cfg.log}, nil
 }
 
-// Check returns obj's health. A nil obj is [Missing]. Check never panics:
-// a panic in a host's checker becomes [Unknown] with reason "CheckPanicked".
-func (e *Engine) Check(obj *unstructured.Unstructured) (res Result) {
+// Check returns obj's health: [Engine.CheckContext] with
+// context.Background(). With [WithCRDs], prefer CheckContext where a
+// context is at hand: the CRD lookup may wait for its watch to sync.
+func (e *Engine) Check(obj *unstructured.Unstructured) Result {
+	return e.CheckContext(context.Background(), obj)
+}
+
+// CheckContext returns obj's health. A nil obj is [Missing]. ctx bounds
+// only what the engine reads through [WithCRDs]; without it the check is
+// pure. CheckContext never panics: a panic in a host's checker becomes
+// [Unknown] with reason "CheckPanicked" (converge's own rules never panic,
+// which FuzzCheck asserts below this recover).
+func (e *Engine) CheckContext(ctx context.Context, obj *unstructured.Unstructured) (res Result) {
 	if obj == nil || obj.Object == nil {
 		return Result{Status: Missing, Reason: "NotFound", Message: "object does not exist"}
 	}
@@ -98,7 +124,16 @@ func (e *Engine) Check(obj *unstructured.Unstructured) (res Result) {
 		}
 		return res
 	}
-	return builtin(obj.Object, gk)
+	if e.crds == nil {
+		return builtin(obj.Object, gk, nil)
+	}
+	return builtin(obj.Object, gk, func(generic Result) Result {
+		res := e.fromCRD(ctx, obj.Object, gk, generic)
+		if res.Reason == "CRDError" {
+			e.log.V(1).Info("health: CRD lookup failed", "kind", gk.String(), "name", obj.GetName(), "message", res.Message)
+		}
+		return res
+	})
 }
 
 // Builtin returns obj's health by converge's rules for built-in Kubernetes
@@ -108,11 +143,14 @@ func Builtin(obj *unstructured.Unstructured) Result {
 	if obj == nil || obj.Object == nil {
 		return Result{Status: Missing, Reason: "NotFound", Message: "object does not exist"}
 	}
-	return builtin(obj.Object, groupKind(obj.Object))
+	return builtin(obj.Object, groupKind(obj.Object), nil)
 }
 
-// builtin is Builtin on o, whose group and kind the caller has read.
-func builtin(o map[string]any, gk schema.GroupKind) Result {
+// builtin is Builtin on o, whose group and kind the caller has read. When
+// silent is set, a custom resource that the generic rule finds silent
+// (reason NoStatus or NoConditions) gets silent's verdict instead: the
+// engine's look at the live CRD, which only such objects need.
+func builtin(o map[string]any, gk schema.GroupKind, silent func(generic Result) Result) Result {
 	if ts, err := str(o, "metadata", "deletionTimestamp"); err != nil {
 		return invalid(err)
 	} else if ts != "" {
@@ -124,6 +162,9 @@ func builtin(o map[string]any, gk schema.GroupKind) Result {
 	k, known := kinds[gk]
 	if !known && !builtinGroups[gk.Group] {
 		if r, decided := custom(o, sc); decided {
+			if silent != nil && (r.Reason == reasonNoStatus || r.Reason == reasonNoConditions) {
+				return silent(r)
+			}
 			return r
 		}
 	}
@@ -185,7 +226,7 @@ func custom(o map[string]any, sc statusConditions) (Result, bool) {
 		return invalid(fmt.Errorf(".status is %s, not an object", typeName(st))), true
 	}
 	if !found || len(m) == 0 {
-		return Result{Status: Unknown, Reason: "NoStatus",
+		return Result{Status: Unknown, Reason: reasonNoStatus,
 			Message: "the object has no status; add a health rule for its kind"}, true
 	}
 	conds, err := sc.strict()
@@ -200,7 +241,7 @@ func custom(o map[string]any, sc statusConditions) (Result, bool) {
 		return invalid(err), true
 	}
 	if len(conds) == 0 && !hasObserved {
-		return Result{Status: Unknown, Reason: "NoConditions",
+		return Result{Status: Unknown, Reason: reasonNoConditions,
 			Message: "the object's status has no conditions and no observedGeneration; add a health rule for its kind"}, true
 	}
 	if !hasObserved {

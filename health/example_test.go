@@ -1,8 +1,13 @@
 package health_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/converge-dev/converge/health"
 	"github.com/converge-dev/converge/object"
@@ -90,4 +95,115 @@ func ExampleWorst() {
 func ExampleStatus_Kstatus() {
 	fmt.Println(health.Degraded.Kstatus(), health.FromKstatus("InProgress"))
 	// Output: Failed Progressing
+}
+
+// A custom resource nobody wrote a rule for is decided from its live CRD:
+// here one CRD has no status subresource, so its objects are Healthy once
+// they exist, and the other has one, so an object whose status nobody has
+// written yet stays Unknown. Hosts give cluster's Cache.View() as CRDs.
+func ExampleWithCRDs() {
+	crd := func(group, kind string, status bool) *unstructured.Unstructured {
+		v := map[string]any{"name": "v1", "served": true, "storage": true}
+		if status {
+			v["subresources"] = map[string]any{"status": map[string]any{}}
+		}
+		return &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+			"spec": map[string]any{"group": group, "names": map[string]any{"kind": kind}, "versions": []any{v}},
+		}}
+	}
+	live := map[schema.GroupKind]*unstructured.Unstructured{
+		{Group: "example.com", Kind: "Gizmo"}:  crd("example.com", "Gizmo", false),
+		{Group: "example.com", Kind: "Gadget"}: crd("example.com", "Gadget", true),
+	}
+	engine, err := health.New(health.WithCRDs(health.CRDsFunc(
+		func(_ context.Context, gk schema.GroupKind) (*unstructured.Unstructured, bool, error) {
+			c, ok := live[gk]
+			return c, ok, nil
+		})))
+	if err != nil {
+		panic(err)
+	}
+	objs, err := object.DecodeBytes([]byte(`
+apiVersion: example.com/v1
+kind: Gizmo
+metadata: {name: g, namespace: shop}
+---
+apiVersion: example.com/v1
+kind: Gadget
+metadata: {name: g, namespace: shop}
+`), object.DefaultDecodeOptions())
+	if err != nil {
+		panic(err)
+	}
+	for _, r := range health.CheckAll(engine, objs) {
+		fmt.Printf("%s: %s (%s)\n", r.ID, r.Status, r.Reason)
+	}
+	// Output:
+	// Gadget.example.com/shop/g: Unknown (NoStatus)
+	// Gizmo.example.com/shop/g: Healthy (NoStatusSubresource)
+}
+
+// Overrides fix the health of kinds that never report on themselves, such
+// as prometheus-operator's, from a flag's values.
+func ExampleParseOverrides() {
+	overrides, err := health.ParseOverrides("ServiceMonitor.monitoring.coreos.com=Healthy")
+	if err != nil {
+		panic(err)
+	}
+	engine, err := health.New(health.WithOverrides(overrides))
+	if err != nil {
+		panic(err)
+	}
+	objs, err := object.DecodeBytes([]byte(`
+apiVersion: monitoring.coreos.com/v1
+kind: ServiceMonitor
+metadata: {name: api, namespace: shop}
+spec: {endpoints: [{port: metrics}]}
+`), object.DefaultDecodeOptions())
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(engine.Check(objs[0]))
+	// Output:
+	// Healthy: Override: the host counts every ServiceMonitor.monitoring.coreos.com that exists as healthy
+}
+
+// Wait reports skipped objects without waiting for them, and each
+// progress report names what it still waits for.
+func ExampleWait() {
+	objs, err := object.DecodeBytes([]byte(`
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings, namespace: shop}
+---
+apiVersion: monitoring.coreos.com/v1
+kind: PrometheusRule
+metadata: {name: alerts, namespace: shop}
+`), object.DefaultDecodeOptions())
+	if err != nil {
+		panic(err)
+	}
+	view := newMemView(objs...)
+	ids := []object.ID{object.IDOf(objs[0]), object.IDOf(objs[1]), {Kind: "Secret", Namespace: "shop", Name: "token"}}
+	engine, err := health.New()
+	if err != nil {
+		panic(err)
+	}
+	opts := health.DefaultWaitOptions()
+	opts.Timeout = 50 * time.Millisecond
+	opts.Skip, err = health.ParseSkip("PrometheusRule.monitoring.coreos.com")
+	if err != nil {
+		panic(err)
+	}
+	opts.Progress = func(p health.Progress) { fmt.Println(p) }
+	rep, err := health.Wait(context.Background(), view, engine, ids, opts)
+	fmt.Println(errors.Is(err, health.ErrNotReady), rep.Status)
+	for _, r := range rep.Skipped {
+		fmt.Println("skipped:", r.ID, r.Status)
+	}
+	// Output:
+	// 1/2 ready; waiting for Secret/shop/token (Missing: NotFound: object does not exist)
+	// true Missing
+	// skipped: PrometheusRule.monitoring.coreos.com/shop/alerts Unknown
 }

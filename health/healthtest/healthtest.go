@@ -10,7 +10,7 @@
 //				Client:    env.Client,
 //				Namespace: env.Namespace(t),
 //			}
-//		})
+//		}, healthtest.WithTimeout(time.Minute)) // options are optional
 //	}
 //
 // The suite writes ConfigMaps through Client (never through the view) and
@@ -50,16 +50,60 @@ type Harness struct {
 	Requests func() int64
 }
 
-// Timeout bounds each wait of the suite for the view to see a change.
-var Timeout = 30 * time.Second
+// Option configures [TestView].
+type Option func(*settings)
 
-// StopGrace is how long after its context is done a Watch may still finish
-// calls to notify that were under way.
-var StopGrace = 100 * time.Millisecond
+// settings are the suite's knobs, per call to TestView: options rather
+// than package variables, so that two suites in one test binary (a host
+// running it on two views, in parallel) cannot change each other's.
+type settings struct {
+	timeout   time.Duration
+	stopGrace time.Duration
+}
+
+// DefaultTimeout is how long, by default, each wait of the suite gives the
+// view to see a change.
+const DefaultTimeout = 30 * time.Second
+
+// DefaultStopGrace is how long, by default, a Watch may still finish calls
+// to notify that were under way when its context ended.
+const DefaultStopGrace = 100 * time.Millisecond
+
+// WithTimeout bounds each wait of the suite for the view to see a change;
+// [DefaultTimeout] by default. A slow API server (a loaded CI machine)
+// needs more; the tests take no longer when it is longer and the view is
+// fast.
+func WithTimeout(d time.Duration) Option {
+	return func(s *settings) { s.timeout = d }
+}
+
+// WithStopGrace sets how long after its context is done a Watch may still
+// finish calls to notify that were under way; [DefaultStopGrace] by
+// default. A view that stops asynchronously (its informers' handlers
+// removed by a goroutine) may need more.
+func WithStopGrace(d time.Duration) Option {
+	return func(s *settings) { s.stopGrace = d }
+}
+
+func newSettings(opts []Option) settings {
+	s := settings{timeout: DefaultTimeout, stopGrace: DefaultStopGrace}
+	for _, o := range opts {
+		o(&s)
+	}
+	return s
+}
 
 // TestView runs the suite. newHarness is called once per subtest.
-func TestView(t *testing.T, newHarness func(t *testing.T) Harness) {
+func TestView(t *testing.T, newHarness func(t *testing.T) Harness, opts ...Option) {
 	t.Helper()
+	cfg := newSettings(opts)
+	// The subtests below read these, as they once read package variables.
+	Timeout, StopGrace := cfg.timeout, cfg.stopGrace
+	testContext := func(t *testing.T) context.Context { return newTestContext(t, Timeout) }
+	waitFor := func(t *testing.T, h Harness, id object.ID, rec *recorder, ok func(found bool, value string) bool, what string) {
+		t.Helper()
+		waitForChange(t, h, id, rec, ok, what, Timeout)
+	}
 
 	t.Run("Watch returns synced", func(t *testing.T) {
 		h := newHarness(t)
@@ -192,8 +236,8 @@ func TestView(t *testing.T, newHarness func(t *testing.T) Harness) {
 	})
 }
 
-func testContext(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*Timeout)
+func newTestContext(t *testing.T, timeout time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*timeout)
 	t.Cleanup(cancel)
 	return ctx
 }
@@ -231,11 +275,11 @@ func data(t *testing.T, obj interface{ UnstructuredContent() map[string]any }) s
 	return v
 }
 
-// waitFor waits until notify has named id since the last wait and Get
-// then satisfies ok: the view told of the change and holds it.
-func waitFor(t *testing.T, h Harness, id object.ID, rec *recorder, ok func(found bool, value string) bool, what string) {
+// waitForChange waits until notify has named id since the last wait and
+// Get then satisfies ok: the view told of the change and holds it.
+func waitForChange(t *testing.T, h Harness, id object.ID, rec *recorder, ok func(found bool, value string) bool, what string, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(Timeout)
+	deadline := time.Now().Add(timeout)
 	for {
 		if rec.take(id) {
 			obj, found, err := h.View.Get(context.Background(), id)
@@ -250,7 +294,7 @@ func waitFor(t *testing.T, h Harness, id object.ID, rec *recorder, ok func(found
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: the view did not notify %s with the change within %s", what, id, Timeout)
+			t.Fatalf("%s: the view did not notify %s with the change within %s", what, id, timeout)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
