@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 )
@@ -23,6 +24,7 @@ import (
 type Client struct {
 	config    *rest.Config
 	dynamic   dynamic.Interface
+	metadata  metadata.Interface
 	watches   dynamic.Interface // for the Cache's informers; see WithCompressedWatches
 	discovery discovery.CachedDiscoveryInterface
 	mapper    *restmapper.DeferredDiscoveryRESTMapper
@@ -60,8 +62,16 @@ func New(cfg *rest.Config, opts ...Option) (*Client, error) {
 	for _, o := range opts {
 		o(c)
 	}
+	if cfg == nil {
+		return nil, errors.New("cluster: nil rest.Config")
+	}
 	c.config = rest.CopyConfig(cfg)
 	c.config.Wrap(c.counter.wrap)
+	if c.config.WarningHandler == nil && c.config.WarningHandlerWithContext == nil {
+		// client-go's default prints the server's warnings (deprecated
+		// APIs) to stderr through klog, behind the host's back.
+		c.config.WarningHandlerWithContext = warningLogger{log: c.log}
+	}
 	if c.config.QPS == 0 {
 		// client-go's default of 5 QPS throttles a reconcile of thousands
 		// of objects; the API server's own flow control is the real limit.
@@ -75,6 +85,9 @@ func New(cfg *rest.Config, opts ...Option) (*Client, error) {
 	c.mapper = restmapper.NewDeferredDiscoveryRESTMapper(c.discovery)
 	if c.dynamic, err = dynamic.NewForConfig(c.config); err != nil {
 		return nil, fmt.Errorf("dynamic client: %w", err)
+	}
+	if c.metadata, err = metadata.NewForConfig(c.config); err != nil {
+		return nil, fmt.Errorf("metadata client: %w", err)
 	}
 	c.watches = c.dynamic
 	if !c.compressedWatches && !c.config.DisableCompression {
@@ -181,4 +194,13 @@ func Impersonate(cfg *rest.Config, namespace, serviceAccount string) *rest.Confi
 		UserName: "system:serviceaccount:" + namespace + ":" + serviceAccount,
 	}
 	return c
+}
+
+// warningLogger hands the API server's warnings to the Client's logger.
+type warningLogger struct{ log logr.Logger }
+
+func (w warningLogger) HandleWarningHeaderWithContext(_ context.Context, code int, _ string, text string) {
+	if code == 299 && text != "" {
+		w.log.Info("API server warning", "warning", text)
+	}
 }

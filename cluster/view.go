@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -15,7 +16,8 @@ import (
 // View reads a [Cache] by object ID, at each kind's preferred version, and
 // never sends a request per read: what the cache does not hold is reported
 // as not found. It satisfies health.View, so health.Wait runs on the same
-// watches the diff reads.
+// watches the diff reads, and health.CRDs ([View.CRD]), so that a health
+// engine decides custom resources from their live CRDs.
 type View struct{ cache *Cache }
 
 // View returns a View of the cache.
@@ -117,4 +119,14 @@ func (v View) preferred(id object.ID) (schema.GroupVersionKind, error) {
 		return schema.GroupVersionKind{}, err
 	}
 	return m.GroupVersionKind, nil
+}
+
+// CRD returns the live CRD that defines gk, or found false when there is
+// none: see [Cache.CRD]. It satisfies health.CRDs, so a health engine
+// decides custom resources from their live CRDs.
+func (v View) CRD(ctx context.Context, gk schema.GroupKind) (*unstructured.Unstructured, bool, error) {
+	if v.cache == nil {
+		return nil, false, fmt.Errorf("CRD of %s: the View was not made by Cache.View", gk)
+	}
+	return v.cache.CRD(ctx, gk)
 }
