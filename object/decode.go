@@ -117,7 +117,7 @@ func (e *DecodeError) Unwrap() error { return e.Err }
 // values stay strings, non-string map keys become strings, and merge keys
 // ("<<") are expanded; NaN, infinities and tags other than YAML's own are
 // errors.
-func Decode(r io.Reader, opts DecodeOptions) (objs []*unstructured.Unstructured, err error) {
+func Decode(r io.Reader, opts DecodeOptions) ([]*unstructured.Unstructured, error) {
 	opts = opts.withDefaults()
 	data, err := io.ReadAll(io.LimitReader(r, opts.MaxBytes+1))
 	if err != nil {
@@ -127,13 +127,6 @@ func Decode(r io.Reader, opts DecodeOptions) (objs []*unstructured.Unstructured,
 		return nil, &DecodeError{Source: opts.Source, Err: fmt.Errorf("%w of %d bytes", ErrTooLarge, opts.MaxBytes)}
 	}
 	d := &decoder{opts: opts}
-	defer func() {
-		// The YAML parser is third-party code fed hostile input: a panic in
-		// it must become an error, not a crashed controller.
-		if p := recover(); p != nil {
-			objs, err = nil, d.errorf(0, "%w: parser failed: %v", ErrSyntax, p)
-		}
-	}()
 	if looksLikeJSON(data) {
 		if objs, err, ok := d.decodeJSONStream(data); ok {
 			return objs, err
@@ -170,9 +163,33 @@ func (d *decoder) errorf(line int, format string, args ...any) error {
 	return &DecodeError{Source: d.opts.Source, Document: d.doc, Line: line, Err: fmt.Errorf(format, args...)}
 }
 
+// parserPanic is a panic inside the YAML parser, turned into an error by
+// [safely].
+type parserPanic struct{ value any }
+
+func (p *parserPanic) Error() string { return fmt.Sprintf("parser failed: %v", p.value) }
+
+// safely runs fn, a call into the YAML parser, and turns a panic in it into
+// a *parserPanic: the parser is third-party code fed hostile input, and a
+// panic there must become an error, not a crashed controller. Only calls
+// into the parser go through it, so that a panic in converge's own code
+// still surfaces, in the fuzz targets above all.
+func safely(fn func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &parserPanic{value: p}
+		}
+	}()
+	return fn()
+}
+
 // syntaxError wraps a parser error. The parser's messages carry positions
 // and token kinds, not values.
 func (d *decoder) syntaxError(err error) error {
+	var pp *parserPanic
+	if errors.As(err, &pp) {
+		return d.errorf(0, "%w: %w", ErrSyntax, err)
+	}
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	if strings.Contains(msg, "exceeded max depth") {
 		return d.errorf(0, "%w: %s", ErrTooDeep, msg)
@@ -184,7 +201,7 @@ func (d *decoder) decodeYAMLStream(data []byte) ([]*unstructured.Unstructured, e
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for {
 		var doc yaml.Node
-		err := dec.Decode(&doc)
+		err := safely(func() error { return dec.Decode(&doc) })
 		if err == io.EOF {
 			return d.out, nil
 		}
@@ -214,7 +231,7 @@ func (d *decoder) decodeJSONStream(data []byte) (objs []*unstructured.Unstructur
 		start := dec.InputOffset() - int64(len(raw))
 		d.lineOffset = bytes.Count(data[:start], []byte("\n"))
 		var doc yaml.Node
-		if err := yaml.Unmarshal(raw, &doc); err != nil {
+		if err := safely(func() error { return yaml.Unmarshal(raw, &doc) }); err != nil {
 			return nil, d.syntaxError(err), true
 		}
 		if err := d.document(&doc); err != nil {
@@ -490,23 +507,23 @@ func (d *decoder) scalar(n *yaml.Node) (any, error) {
 		return nil, nil
 	case "!!bool":
 		var b bool
-		if err := n.Decode(&b); err != nil {
+		if err := safely(func() error { return n.Decode(&b) }); err != nil {
 			return nil, d.errorf(n.Line, "%w: invalid boolean", ErrSyntax)
 		}
 		return b, nil
 	case "!!int":
 		var i int64
-		if err := n.Decode(&i); err == nil {
+		if err := safely(func() error { return n.Decode(&i) }); err == nil {
 			return i, nil
 		}
 		var u uint64
-		if err := n.Decode(&u); err == nil {
+		if err := safely(func() error { return n.Decode(&u) }); err == nil {
 			return float64(u), nil // beyond int64: JSON decoders read a float too
 		}
 		return nil, d.errorf(n.Line, "%w: integer out of range", ErrSyntax)
 	case "!!float":
 		var f float64
-		if err := n.Decode(&f); err != nil {
+		if err := safely(func() error { return n.Decode(&f) }); err != nil {
 			return nil, d.errorf(n.Line, "%w: invalid number", ErrSyntax)
 		}
 		if math.IsNaN(f) || math.IsInf(f, 0) {

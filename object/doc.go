@@ -23,6 +23,10 @@
 // Errors name the source, the document and the line, and never quote a value
 // from the stream, so a Secret's data cannot leak through an error message.
 //
+// YAML handed to a parser without an alias bound (kustomize's) goes through
+// [CheckAliases] first: it applies Decode's alias limit, counting only the
+// values aliases produce, without building them.
+//
 // # Sets
 //
 // A [Set] keeps objects in the order they were added, keyed by [ID], and

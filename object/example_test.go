@@ -61,3 +61,19 @@ func ExampleEncode() {
 	// metadata:
 	//   name: settings
 }
+
+func ExampleCheckAliases() {
+	// Both alias markers, and no alias: nothing to count.
+	fine := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  annotations: {note: 'Tom & Jerry *no alias here*'}\n"
+	fmt.Println(object.CheckAliases([]byte(fine), object.DecodeOptions{Source: "fine.yaml"}))
+
+	// Each *l repeats the 4 values of the list (the list and its items).
+	bomb := "l: &l [a, b, c]\nuses: [*l, *l, *l]\n"
+	err := object.CheckAliases([]byte(bomb), object.DecodeOptions{Source: "bomb.yaml", MaxAliasNodes: 10})
+	fmt.Println(err)
+	fmt.Println(errors.Is(err, object.ErrAliasExpansion))
+	// Output:
+	// <nil>
+	// bomb.yaml: document 1: line 2: YAML aliases expand beyond the limit of 10 values
+	// true
+}

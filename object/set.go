@@ -27,6 +27,32 @@ func (e *DuplicateError) Error() string {
 // Is makes errors.Is(err, ErrDuplicate) true.
 func (e *DuplicateError) Is(target error) bool { return target == ErrDuplicate }
 
+// ErrGenerateName is matched by a [*GenerateNameError].
+var ErrGenerateName = errors.New("generateName is not supported (converge tracks every object by its name)")
+
+// GenerateNameError reports an object with metadata.generateName and no
+// name. converge diffs, prunes and waits for objects by name, so an object
+// whose name only the API server would choose cannot be followed; renderers
+// refuse it, naming the file, and apply refuses it too.
+type GenerateNameError struct {
+	Kind         string
+	GenerateName string
+}
+
+func (e *GenerateNameError) Error() string {
+	return fmt.Sprintf("%s with generateName %q and no name: %s", orKind(e.Kind), e.GenerateName, ErrGenerateName)
+}
+
+// Is makes errors.Is(err, ErrGenerateName) true.
+func (e *GenerateNameError) Is(target error) bool { return target == ErrGenerateName }
+
+func orKind(kind string) string {
+	if kind == "" {
+		return "an object"
+	}
+	return kind
+}
+
 func orUnknown(s string) string {
 	if s == "" {
 		return "an unnamed source"
@@ -57,10 +83,16 @@ func NewSet() *Set {
 
 // Add appends obj, recording source (a file path, a chart name) for error
 // messages. It fails with a [*DuplicateError] if an object with the same ID
-// is already in the set, and with a plain error if obj has no valid ID.
+// is already in the set, with a [*GenerateNameError] if obj has a
+// generateName and no name, and with a plain error if obj has no valid ID.
+// Errors start with source.
 func (s *Set) Add(obj *unstructured.Unstructured, source string) error {
 	id := IDOf(obj)
-	if err := id.Validate(); err != nil {
+	err := id.Validate()
+	if gen := obj.GetGenerateName(); id.Kind != "" && id.Name == "" && gen != "" {
+		err = &GenerateNameError{Kind: id.Kind, GenerateName: gen}
+	}
+	if err != nil {
 		if source != "" {
 			return fmt.Errorf("%s: %w", source, err)
 		}

@@ -57,6 +57,22 @@ func TestSetRejectsObjectsWithoutIdentity(t *testing.T) {
 	assert.Equal(t, 0, s.Len())
 }
 
+func TestSetRejectsGenerateName(t *testing.T) {
+	s := NewSet()
+	job := newObject("batch/v1", "Job", "shop", "")
+	job.SetGenerateName("migrate-")
+	err := s.Add(job, "hooks/migrate.yaml")
+	require.ErrorIs(t, err, ErrGenerateName)
+	var ge *GenerateNameError
+	require.ErrorAs(t, err, &ge)
+	assert.Equal(t, GenerateNameError{Kind: "Job", GenerateName: "migrate-"}, *ge)
+	assert.Equal(t, `hooks/migrate.yaml: Job with generateName "migrate-" and no name: generateName is not supported (converge tracks every object by its name)`, err.Error())
+	assert.Equal(t, 0, s.Len())
+
+	job.SetName("migrate")
+	require.NoError(t, s.Add(job, "hooks/migrate.yaml"), "a name wins over generateName, as on the API server")
+}
+
 func TestSetReplaceRemoveCopy(t *testing.T) {
 	s := NewSet()
 	require.NoError(t, s.Add(newObject("v1", "ConfigMap", "shop", "a"), "a.yaml"))

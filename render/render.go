@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 
 	"github.com/converge-dev/converge/object"
 )
@@ -37,10 +38,15 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	if e.Path == "" {
-		return "render: " + e.Err.Error()
+	msg := e.Err.Error()
+	switch {
+	case e.Path == "":
+		return "render: " + msg
+	case strings.HasPrefix(msg, e.Path+": "):
+		// Err names the path already, as object.Set.Add's errors do.
+		return "render " + msg
 	}
-	return fmt.Sprintf("render %s: %v", e.Path, e.Err)
+	return fmt.Sprintf("render %s: %s", e.Path, msg)
 }
 
 // Unwrap returns the underlying error.

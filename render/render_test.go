@@ -3,6 +3,7 @@ package render_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"testing"
 	"testing/fstest"
@@ -94,6 +95,10 @@ func TestError(t *testing.T) {
 	assert.Equal(t, "render apps/x/kustomization.yaml: not allowed", err.Error())
 	assert.ErrorIs(t, err, render.ErrNotAllowed)
 	assert.Equal(t, "render: not allowed", (&render.Error{Err: render.ErrNotAllowed}).Error())
+	named := &render.Error{Path: "apps/x/job.yaml", Err: fmt.Errorf("apps/x/job.yaml: %w", object.ErrGenerateName)}
+	assert.Equal(t, "render apps/x/job.yaml: "+object.ErrGenerateName.Error(), named.Error(), "the path once, when Err names it already")
+	other := &render.Error{Path: "apps/x", Err: fmt.Errorf("apps/x/job.yaml: %w", object.ErrGenerateName)}
+	assert.Equal(t, "render apps/x: apps/x/job.yaml: "+object.ErrGenerateName.Error(), other.Error())
 }
 
 func TestIgnore(t *testing.T) {

@@ -108,6 +108,12 @@ func TestBadInput(t *testing.T) {
 		is       error
 		contains string
 	}{
+		"a hook with generateName": {
+			fsys: chart(map[string]string{"templates/migrate.yaml": "apiVersion: batch/v1\nkind: Job\nmetadata:\n  generateName: migrate-\n" +
+				"  annotations:\n    helm.sh/hook: pre-install\n    note: " + secret + "\nspec: {}\n"}),
+			is:       object.ErrGenerateName,
+			contains: `c/templates/migrate.yaml: Job with generateName "migrate-" and no name`,
+		},
 		"values file climbing out": {
 			fsys:     chart(nil),
 			settings: func(s *helm.Settings) { s.ValuesFiles = []string{"../secret.yaml"} },

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -30,9 +31,10 @@ func fuzzTgz(entries map[string]string, link string) []byte {
 
 // FuzzLoad loads a chart whose Chart.yaml, .helmignore, one template and
 // a subchart archive come from the fuzzer, through an fs.FS that also
-// holds a marker outside the chart. Loading must not panic through
-// loadChart, must stay within its budget, and a failure must quote neither
-// the marker nor the values file's secret.
+// holds a marker outside the chart. Loading must not panic (converge's
+// code does not recover, and a panic Helm's loader recovers from fails the
+// target too), must stay within its budget, and a failure must quote
+// neither the marker nor the values file's secret.
 func FuzzLoad(f *testing.F) {
 	sub := "apiVersion: v2\nname: sub\nversion: 0.1.0\n"
 	good := "apiVersion: v2\nname: c\nversion: 0.1.0\ndependencies:\n- name: sub\n  version: 0.1.0\n"
@@ -64,6 +66,9 @@ func FuzzLoad(f *testing.F) {
 		if err != nil {
 			if chrt != nil {
 				t.Fatal("a chart with an error")
+			}
+			if errors.Is(err, errLoaderPanic) {
+				t.Fatalf("Helm's loader panicked: %v", err)
 			}
 			msg := err.Error()
 			if strings.Contains(msg, "MARKER-OUTSIDE") {

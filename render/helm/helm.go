@@ -217,22 +217,37 @@ func (r *Renderer) Render(ctx context.Context, fsys fs.FS, dir string, opts rend
 
 // loadChart loads the chart in directory dir of fsys within the budget
 // and checks it as `helm template` does.
-func loadChart(ctx context.Context, fsys fs.FS, dir string, ignore []string, b *budget) (chrt *chart.Chart, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			chrt, err = nil, &render.Error{Path: dir, Err: fmt.Errorf("%w: helm's loader panicked: %v", render.ErrSyntax, p)}
-		}
-	}()
+func loadChart(ctx context.Context, fsys fs.FS, dir string, ignore []string, b *budget) (*chart.Chart, error) {
 	files, err := loadChartFiles(ctx, fsys, dir, ignore, b)
 	if err != nil {
 		return nil, err
 	}
-	chrt, err = loader.LoadFiles(files)
+	chrt, err := loadFiles(files)
 	if err != nil {
-		return nil, &render.Error{Path: dir, Err: fmt.Errorf("%w: load chart: %s", render.ErrSyntax, redact(err.Error()))}
+		return nil, &render.Error{Path: dir, Err: err}
 	}
 	if err := checkChart(chrt); err != nil {
 		return nil, &render.Error{Path: dir, Err: err}
+	}
+	return chrt, nil
+}
+
+// errLoaderPanic marks a panic in Helm's chart loader.
+var errLoaderPanic = errors.New("helm's loader panicked")
+
+// loadFiles is Helm's loader.LoadFiles with a panic turned into an error:
+// the loader is third-party code fed hostile input. Only that call
+// recovers, so that a panic in converge's own loading code surfaces (in
+// FuzzLoad above all).
+func loadFiles(files []*loader.BufferedFile) (chrt *chart.Chart, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			chrt, err = nil, fmt.Errorf("%w: %w: %v", render.ErrSyntax, errLoaderPanic, p)
+		}
+	}()
+	chrt, err = loader.LoadFiles(files)
+	if err != nil {
+		return nil, fmt.Errorf("%w: load chart: %s", render.ErrSyntax, redact(err.Error()))
 	}
 	return chrt, nil
 }

@@ -1,71 +1,25 @@
 package kustomize
 
 import (
-	"bytes"
 	"fmt"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/converge-dev/converge/object"
+	"github.com/converge-dev/converge/render"
 )
 
-// checkAliases fails when the YAML aliases in data would expand to more
-// than limit values. kustomize's parser expands them without a bound, so a
-// "billion laughs" file would otherwise exhaust memory. Files without an
-// alias marker skip the parse.
-func checkAliases(data []byte, limit int) error {
+// checkAliases fails when the YAML aliases in the file name would produce
+// more than limit values, or its flow collections nest too deeply.
+// kustomize's parser expands aliases without a bound, so a "billion laughs"
+// file would otherwise exhaust memory. Only what aliases produce counts
+// (see [object.CheckAliases]): a large file without aliases is fine.
+func checkAliases(name string, data []byte, limit int) error {
 	if err := checkFlowDepth(data, object.DefaultMaxDepth); err != nil {
-		return err
+		return &render.Error{Path: name, Err: err}
 	}
-	if !bytes.Contains(data, []byte("*")) || !bytes.Contains(data, []byte("&")) {
-		return nil
+	if err := object.CheckAliases(data, object.DecodeOptions{Source: name, MaxAliasNodes: limit}); err != nil {
+		return &render.Error{Path: name, Err: err} // printed once: the DecodeError names it too
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	memo := map[*yaml.Node]int{}
-	total := 0
-	for {
-		var doc yaml.Node
-		if err := dec.Decode(&doc); err != nil {
-			// End of stream, or a syntax error kustomize reports itself.
-			return nil
-		}
-		n, err := expanded(&doc, memo, limit, 0)
-		if err != nil {
-			return err
-		}
-		if total += n; total > limit {
-			return fmt.Errorf("%w (%d values)", object.ErrAliasExpansion, limit)
-		}
-	}
-}
-
-func expanded(n *yaml.Node, memo map[*yaml.Node]int, limit, depth int) (int, error) {
-	if depth > 10_000 {
-		return 0, fmt.Errorf("%w", object.ErrTooDeep)
-	}
-	if v, ok := memo[n]; ok {
-		return v, nil
-	}
-	count := 1
-	if n.Kind == yaml.AliasNode && n.Alias != nil {
-		v, err := expanded(n.Alias, memo, limit, depth+1)
-		if err != nil {
-			return 0, err
-		}
-		count += v
-	}
-	for _, c := range n.Content {
-		v, err := expanded(c, memo, limit, depth+1)
-		if err != nil {
-			return 0, err
-		}
-		count += v
-		if count > limit {
-			return 0, fmt.Errorf("%w (%d values)", object.ErrAliasExpansion, limit)
-		}
-	}
-	memo[n] = count
-	return count, nil
+	return nil
 }
 
 // checkFlowDepth fails when flow collections ("[", "{") nest deeper than

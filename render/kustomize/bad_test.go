@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/converge-dev/converge/object"
 	"github.com/converge-dev/converge/render"
 	"github.com/converge-dev/converge/render/kustomize"
 )
@@ -42,12 +43,14 @@ func TestBadInput(t *testing.T) {
 		"generator file outside the root": {
 			fsys:     fstest.MapFS{"app/kustomization.yaml": kfile("configMapGenerator:\n- name: env\n  files:\n  - /proc/self/environ\n")},
 			dir:      "app",
-			contains: "app",
+			is:       render.ErrOutsideRoot,
+			contains: "render app: path leaves the source root",
 		},
 		"generator file climbing out": {
 			fsys:     fstest.MapFS{"app/kustomization.yaml": kfile("configMapGenerator:\n- name: env\n  files:\n  - ../../../../proc/self/environ\n")},
 			dir:      "app",
-			contains: "app",
+			is:       render.ErrOutsideRoot,
+			contains: "render app: path leaves the source root",
 		},
 		"cycle A B A": {
 			fsys: fstest.MapFS{
@@ -60,7 +63,7 @@ func TestBadInput(t *testing.T) {
 		"resources dot": {
 			fsys:     fstest.MapFS{"a/kustomization.yaml": kfile("resources:\n- .\n")},
 			dir:      "a",
-			contains: "a",
+			contains: "cycle detected",
 		},
 		"remote git base": {
 			fsys:     fstest.MapFS{"a/kustomization.yaml": kfile("resources:\n- github.com/kubernetes-sigs/kustomize/examples/helloWorld?ref=v1.0.6\n")},
@@ -97,7 +100,7 @@ func TestBadInput(t *testing.T) {
 					"    config.kubernetes.io/function: |\n      exec:\n        path: /bin/sh\n"),
 			},
 			dir:      "a",
-			contains: "a",
+			contains: "external plugins disabled",
 		},
 		"container function": {
 			fsys: fstest.MapFS{
@@ -107,7 +110,7 @@ func TestBadInput(t *testing.T) {
 					"    config.kubernetes.io/function: |\n      container:\n        image: example.invalid/fn\n"),
 			},
 			dir:      "a",
-			contains: "a",
+			contains: "external plugins disabled",
 		},
 		"legacy plugin": {
 			fsys: fstest.MapFS{
@@ -116,7 +119,7 @@ func TestBadInput(t *testing.T) {
 				"a/plugin.yaml":        kfile("apiVersion: someteam.example.com/v1\nkind: ChartInflator\nmetadata:\n  name: x\n"),
 			},
 			dir:      "a",
-			contains: "a",
+			contains: "external plugins disabled",
 		},
 		"helm charts": {
 			fsys:     fstest.MapFS{"a/kustomization.yaml": kfile("helmCharts:\n- name: x\n  repo: https://example.invalid\n")},
@@ -133,18 +136,20 @@ func TestBadInput(t *testing.T) {
 		"billion laughs": {
 			fsys:     fstest.MapFS{"a/kustomization.yaml": kfile("resources:\n- lol.yaml\n"), "a/lol.yaml": kfile(billionLaughs)},
 			dir:      "a",
-			contains: "a",
+			is:       object.ErrAliasExpansion,
+			contains: "a/lol.yaml: document 1",
 		},
 		"duplicate keys": {
 			fsys:     fstest.MapFS{"a/kustomization.yaml": kfile("resources:\n- d.yaml\n"), "a/d.yaml": kfile(cm + "  name: other\n")},
 			dir:      "a",
-			contains: "a",
+			contains: `duplicate key "name"`,
 		},
 		"deeply nested lists": {
 			fsys: fstest.MapFS{"a/kustomization.yaml": kfile("resources:\n- n.yaml\n"),
 				"a/n.yaml": kfile(cm + "data:\n  x: " + strings.Repeat("[", 10000) + strings.Repeat("]", 10000) + "\n")},
 			dir:      "a",
-			contains: "a",
+			is:       object.ErrTooDeep,
+			contains: "render a/n.yaml",
 		},
 		"huge manifest": {
 			fsys:     hugeFS{size: 200 << 20},

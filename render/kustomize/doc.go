@@ -20,6 +20,18 @@
 // a link or chain of links that leads outside the root is an error, so
 // os.DirFS is as safe to pass as os.Root.FS or a source snapshot.
 //
+// # Directories without a kustomization
+//
+// A directory without a kustomization file renders as Flux renders it:
+// converge generates one listing the directory's manifests ([Generate]).
+// A directory without manifests, such as a new environment holding only a
+// README or a .gitkeep, renders as an empty set, so that the pull request
+// that fills it can be previewed. A kustomization file that declares
+// nothing is an error, as with `kustomize build`, whose message converge
+// replaces by one that names the file. Objects with a generateName and no
+// name are refused before kustomize sees them ([object.ErrGenerateName]):
+// converge follows every object by name.
+//
 // # Concurrency
 //
 // A Renderer is safe for concurrent use. kustomize keeps its OpenAPI schema

@@ -44,21 +44,23 @@ type confinedFS struct {
 	virtual  map[string][]byte // absolute path -> content
 	vdirs    map[string]bool   // absolute directories holding virtual files
 
-	mu     sync.Mutex
-	inputs []input // what the build observed, for the cache
-	policy error   // the first refusal, reported instead of kustomize's wrapping
+	mu        sync.Mutex
+	inputs    []input         // what the build observed, for the cache
+	policy    error           // the first refusal, reported instead of kustomize's wrapping
+	resources map[string]bool // absolute paths kustomizations list as resources
 }
 
 var _ filesys.FileSystem = (*confinedFS)(nil)
 
 func newConfinedFS(ctx context.Context, fsys fs.FS, maxBytes int64, maxAlias int) *confinedFS {
 	return &confinedFS{
-		maxAlias: maxAlias,
-		ctx:      ctx,
-		fsys:     fsys,
-		maxBytes: maxBytes,
-		virtual:  map[string][]byte{},
-		vdirs:    map[string]bool{},
+		maxAlias:  maxAlias,
+		ctx:       ctx,
+		fsys:      fsys,
+		maxBytes:  maxBytes,
+		virtual:   map[string][]byte{},
+		vdirs:     map[string]bool{},
+		resources: map[string]bool{},
 	}
 }
 
@@ -277,8 +279,10 @@ func (c *confinedFS) Glob(pattern string) ([]string, error) {
 	return out, nil
 }
 
-// ReadFile reads p, refusing files over the size limit and kustomization
-// files that ask for what the renderer does not allow.
+// ReadFile reads p, refusing files over the size limit, kustomization
+// files that ask for what the renderer does not allow or declare nothing,
+// and resources converge cannot apply. The refusals come before
+// kustomize's own, whose messages name the wrong file or none.
 func (c *confinedFS) ReadFile(p string) ([]byte, error) {
 	data, err := c.readFile(p)
 	if err != nil {
@@ -286,9 +290,18 @@ func (c *confinedFS) ReadFile(p string) ([]byte, error) {
 		return nil, err
 	}
 	c.record(input{op: opRead, path: p, sum: sum(data)})
+	abs := cleanAbs(p)
 	if isKustomizationFile(p) {
 		if err := checkKustomization(data); err != nil {
-			return nil, c.refuse(&render.Error{Path: displayPath(filepath.ToSlash(filepath.Clean(p))), Err: err})
+			return nil, c.refuse(&render.Error{Path: displayPath(abs), Err: err})
+		}
+		if err := checkNotEmpty(data); err != nil {
+			return nil, c.refuse(&render.Error{Path: displayPath(abs), Err: err})
+		}
+		c.noteResources(abs, data)
+	} else if c.isResource(abs) {
+		if err := checkGenerateName(data, c.maxAlias); err != nil {
+			return nil, c.refuse(&render.Error{Path: displayPath(abs), Err: err})
 		}
 	}
 	return data, nil
@@ -321,8 +334,8 @@ func (c *confinedFS) readFile(p string) ([]byte, error) {
 	if int64(len(data)) > c.maxBytes {
 		return nil, c.refuse(&render.Error{Path: name, Err: fmt.Errorf("%w of %d bytes", render.ErrTooLarge, c.maxBytes)})
 	}
-	if err := checkAliases(data, c.maxAlias); err != nil {
-		return nil, c.refuse(&render.Error{Path: name, Err: err})
+	if err := checkAliases(name, data, c.maxAlias); err != nil {
+		return nil, c.refuse(err)
 	}
 	return data, nil
 }

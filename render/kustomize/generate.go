@@ -16,14 +16,27 @@ import (
 // files below dir, recursively and in lexical order, except that a
 // subdirectory holding a kustomization file is listed as a whole instead.
 // Paths matching ignore (see [render.Options.Ignore]) are left out.
+//
+// A directory without manifests (a new environment holding only a README
+// or a .gitkeep) gets "resources: []", which kustomize builds as nothing:
+// it renders as an empty set, as in Flux, so that a pull request that
+// fills it can be previewed. (Without that list kustomize would call the
+// generated file empty and name a kustomization.yaml that does not exist.)
 func Generate(fsys fs.FS, dir string, ignore []string) ([]byte, error) {
 	ig, err := render.NewIgnore(ignore)
 	if err != nil {
 		return nil, &render.Error{Path: dir, Err: err}
 	}
-	k := types.Kustomization{
-		TypeMeta:  types.TypeMeta{APIVersion: types.KustomizationVersion, Kind: types.KustomizationKind},
-		Resources: []string{},
+	// Not types.Kustomization: its Resources are "omitempty", and an empty
+	// list must stay in the file.
+	k := struct {
+		APIVersion string   `json:"apiVersion"`
+		Kind       string   `json:"kind"`
+		Resources  []string `json:"resources"`
+	}{
+		APIVersion: types.KustomizationVersion,
+		Kind:       types.KustomizationKind,
+		Resources:  []string{},
 	}
 	err = fs.WalkDir(fsys, dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {

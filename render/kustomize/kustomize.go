@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"runtime"
 	"runtime/debug"
 	"strings"
 
@@ -53,9 +54,12 @@ func New(opts ...Option) *Renderer {
 
 // Render builds the kustomization in directory dir of fsys and returns its
 // objects in kustomize's output order. A directory without a kustomization
-// file gets a generated one listing its manifests (see [Generate]). The
-// overrides in opts are applied on top, as a kustomization that has dir as
-// its only resource.
+// file gets a generated one listing its manifests (see [Generate]), so one
+// without manifests (only a README or a .gitkeep) renders as an empty set;
+// a kustomization file that declares nothing is refused, as kustomize
+// refuses it, naming the file. The overrides in opts are applied on top,
+// as a kustomization that has dir as its only resource. A resource with a
+// generateName and no name fails with an [*object.GenerateNameError].
 func (r *Renderer) Render(ctx context.Context, fsys fs.FS, dir string, opts render.Options) (*object.Set, error) {
 	res, err := r.build(ctx, fsys, dir, opts, true)
 	if err != nil {
@@ -166,11 +170,18 @@ func (r *Renderer) build(ctx context.Context, fsys fs.FS, dir string, opts rende
 
 // run is one krusty build with plugins disabled, the CLI's default load
 // restrictions and resource order, and kustomize's panics turned into
-// errors.
+// errors. A panic in converge's own code below it (the file system
+// kustomize reads through) becomes an error too, but one that says so:
+// the fuzz targets fail on it, since it is a bug here, not there.
 func run(cfs *confinedFS, target string) (m resmap.ResMap, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			m, err = nil, fmt.Errorf("kustomize panicked: %v\n%s", p, firstLines(debug.Stack(), 12))
+			m = nil
+			if site := panicSite(); strings.HasPrefix(site, ownCode) {
+				err = fmt.Errorf("%w at %s: %v\n%s", errOwnPanic, site, p, firstLines(debug.Stack(), 12))
+				return
+			}
+			err = fmt.Errorf("kustomize panicked: %v\n%s", p, firstLines(debug.Stack(), 12))
 		}
 	}()
 	o := krusty.MakeDefaultOptions()
@@ -178,6 +189,34 @@ func run(cfs *confinedFS, target string) (m resmap.ResMap, err error) {
 	o.LoadRestrictions = types.LoadRestrictionsRootOnly
 	o.PluginConfig = types.DisabledPluginConfig()
 	return krusty.MakeKustomizer(o).Run(cfs, target)
+}
+
+// ownCode prefixes the functions of this module.
+const ownCode = "github.com/converge-dev/converge/"
+
+// errOwnPanic marks a recovered panic that started in this module's code.
+var errOwnPanic = errors.New("panic in converge's own code (a bug; please report it)")
+
+// panicSite names the function a panic being recovered started in: the
+// first frame below runtime.gopanic that is not the runtime's own. It must
+// be called from the deferred function that recovers, while the panicking
+// frames are still on the stack.
+func panicSite() string {
+	pcs := make([]uintptr, 128)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs)])
+	below := false
+	for {
+		f, more := frames.Next()
+		switch {
+		case f.Function == "runtime.gopanic":
+			below = true
+		case below && !strings.HasPrefix(f.Function, "runtime."):
+			return f.Function
+		}
+		if !more {
+			return ""
+		}
+	}
 }
 
 func firstLines(b []byte, n int) string {

@@ -35,6 +35,9 @@ func FuzzRemoteBases(f *testing.F) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		set, err := r.Render(ctx, fsys, "a", render.DefaultOptions())
+		if err != nil && strings.Contains(err.Error(), ownPanic) {
+			t.Fatal(err)
+		}
 		for _, url := range f.asked {
 			noQuery, _, _ := strings.Cut(url, "?")
 			if !strings.HasPrefix(url, "https://git.example.com/acme/") || strings.Contains(url, "%") ||

@@ -6,5 +6,10 @@
 //
 // Files and directories matching [render.Options].Ignore are skipped, as
 // are hidden ones (".git", ".github"). Kustomization files are not
-// interpreted: render a Kustomize tree with render/kustomize.
+// interpreted: render a Kustomize tree with render/kustomize. A directory
+// without manifests (a new environment holding only a README or a
+// .gitkeep) renders as an empty set; a directory that does not exist is an
+// error wrapping fs.ErrNotExist. An object with a generateName and no name
+// is refused with an [object.GenerateNameError] naming the file: converge
+// follows every object by name.
 package plain

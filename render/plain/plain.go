@@ -36,8 +36,10 @@ func New(opts ...Option) *Renderer {
 }
 
 // Render decodes every manifest below dir into one Set, in lexical order
-// of file and then document. Two objects with the same identity are an
-// error naming both files. Kustomization-level overrides are not
+// of file and then document; a directory without manifests gives an empty
+// Set. Two objects with the same identity are an error naming both files,
+// and an object with a generateName and no name is an
+// [*object.GenerateNameError]. Kustomization-level overrides are not
 // supported ([render.ErrUnsupported]); use render/kustomize for those.
 func (r *Renderer) Render(ctx context.Context, fsys fs.FS, dir string, opts render.Options) (*object.Set, error) {
 	dir = path.Clean(strings.TrimPrefix(dir, "/"))
@@ -104,8 +106,7 @@ func (r *Renderer) decodeFile(fsys fs.FS, p string, opts object.DecodeOptions, s
 	opts.Source = p
 	objs, err := object.Decode(f, opts)
 	if err != nil {
-		// A DecodeError names the file already.
-		return &render.Error{Err: err}
+		return &render.Error{Path: p, Err: err} // printed once: the DecodeError names it too
 	}
 	for _, obj := range objs {
 		if err := set.Add(obj, p); err != nil {

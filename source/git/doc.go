@@ -14,6 +14,19 @@
 // the full commit hash. Names are checked against git's rules
 // ([CheckRefName]) before any I/O.
 //
+// A revision as people type it ("--base HEAD~1") becomes a Reference in
+// one of two ways. [ResolveRevision] reads any single-commit form of
+// `git rev-parse` (HEAD~1, main^2, an abbreviated hash, origin/main,
+// v1.4.2^{commit}, `git describe` output) in a local repository, and
+// returns a Reference that fetches that commit from it through a file URL:
+//
+//	ref, err := git.ResolveRevision(ctx, "/src/deploy", "HEAD~1")
+//	src, err := git.New("file:///src/deploy", ref, git.WithFileURLs())
+//
+// [RemoteReferences] maps a revision to what a remote repository can
+// serve without its history (a branch, a tag, a semver range, a full
+// hash, a refs/ name) and says so for anything else.
+//
 // # Fetching
 //
 // The first Fetch is shallow (depth 1) and asks only for the one reference

@@ -69,7 +69,7 @@ func (s *Source) fetch(ctx context.Context, b *budget) (*source.Snapshot, error)
 			return prev.snap, nil
 		}
 		if s.hasCommit(want) {
-			return s.finish(ctx, prev, target{label: s.ref.Branch, remote: want}, want)
+			return s.finish(ctx, prev, target{label: s.commitLabel(), remote: want}, want)
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -250,7 +250,16 @@ func (s *Source) fetchCommit(ctx context.Context, sess transport.UploadPackSessi
 	if err := s.getCommit(ctx, sess, ar, want, prev, b); err != nil {
 		return nil, err
 	}
-	return s.finish(ctx, prev, target{label: s.ref.Branch, remote: want}, want)
+	return s.finish(ctx, prev, target{label: s.commitLabel(), remote: want}, want)
+}
+
+// commitLabel is the revision prefix of an exact commit: the branch or
+// reference searched for it, if any.
+func (s *Source) commitLabel() string {
+	if s.ref.Branch != "" {
+		return s.ref.Branch
+	}
+	return s.ref.Name
 }
 
 // getCommit brings the commit want into the cache, as fetchCommit
@@ -305,9 +314,16 @@ func (s *Source) getCommit(ctx context.Context, sess transport.UploadPackSession
 // below commits the cache holds as shallow.
 const infiniteDepth = 1<<31 - 1
 
-// branchTips returns the tips of the branch the reference names, or of
-// every branch.
+// branchTips returns the tips of the branch or reference the reference
+// names, or of every branch.
 func (s *Source) branchTips(ar *packp.AdvRefs, want plumbing.Hash) ([]plumbing.Hash, error) {
+	if s.ref.Name != "" {
+		h, ok := ar.References[s.ref.Name]
+		if !ok || h.IsZero() {
+			return nil, &NotFoundError{Ref: s.ref.Name}
+		}
+		return []plumbing.Hash{h}, nil
+	}
 	var wants []plumbing.Hash
 	for n, h := range ar.References {
 		if !strings.HasPrefix(n, "refs/heads/") || (s.ref.Branch != "" && n != "refs/heads/"+s.ref.Branch) {

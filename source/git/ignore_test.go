@@ -28,7 +28,8 @@ func TestNestedIgnoreAgreesWithGit(t *testing.T) {
 		}
 		return p
 	}
-	for p, c := range sourcetest.NestedIgnoreFiles {
+	ignore := sourcetest.DefaultIgnoreCase()
+	for p, c := range ignore.Files {
 		full := filepath.Join(work, filepath.FromSlash(rename(p)))
 		require.NoError(t, os.MkdirAll(filepath.Dir(full), 0o755))
 		require.NoError(t, os.WriteFile(full, []byte(c), 0o644))
@@ -39,7 +40,7 @@ func TestNestedIgnoreAgreesWithGit(t *testing.T) {
 	require.NoError(t, err)
 	got := strings.Split(out, "\n")
 	var want []string
-	for _, p := range sourcetest.NestedIgnoreKept {
+	for _, p := range ignore.Kept {
 		want = append(want, rename(p))
 	}
 	sort.Strings(got)

@@ -10,8 +10,9 @@ import (
 )
 
 // Reference selects what to fetch. Set one of Tag, SemVer, Name or Commit,
-// or Branch, or Branch and Commit together; when all are empty, Branch
-// "main" is fetched.
+// or Branch, or Commit with Branch or Name; when all are empty, Branch
+// "main" is fetched. [RemoteReferences] and [ResolveRevision] make one
+// from a revision as people write it ("v1.4.2", "HEAD~1").
 type Reference struct {
 	// Branch is a branch name ("main", "release/1.x").
 	Branch string
@@ -35,11 +36,13 @@ type Reference struct {
 	SemVer string
 	// Name is any reference name, such as "refs/pull/42/head".
 	Name string
-	// Commit is a full commit hash (40 hex digits). With Branch, only that
-	// branch is searched for it on a server that does not let clients want
-	// a commit by hash (git's default); without, every branch is. The
-	// search deepens from the tips in steps of 1, 10, 100 and 1000 commits,
-	// then takes the whole history, and stops once the commit is found.
+	// Commit is a full commit hash (40 hex digits). With Branch or Name,
+	// only that reference's history is searched for it on a server that
+	// does not let clients want a commit by hash (git's default); without,
+	// every branch's is, so a commit only a tag or a remote-tracking
+	// reference leads to needs Name. The search deepens from the tips in
+	// steps of 1, 10, 100 and 1000 commits, then takes the whole history,
+	// and stops once the commit is found.
 	Commit string
 }
 
@@ -74,11 +77,11 @@ func (r Reference) Validate() error {
 			set++
 		}
 	}
-	if r.Commit != "" && (r.Tag != "" || r.SemVer != "" || r.Name != "") {
+	if r.Commit != "" && (r.Tag != "" || r.SemVer != "") {
 		set++
 	}
 	if set > 1 || (r.Branch != "" && (r.Tag != "" || r.SemVer != "" || r.Name != "")) {
-		return fmt.Errorf("%w: set one of branch, tag, semver, name and commit (commit may go with branch)", ErrInvalidReference)
+		return fmt.Errorf("%w: set one of branch, tag, semver, name and commit (commit may go with branch or name)", ErrInvalidReference)
 	}
 	for _, n := range []string{r.Branch, r.Tag} {
 		if strings.HasPrefix(n, "-") {

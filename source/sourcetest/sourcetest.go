@@ -11,12 +11,18 @@
 //			}
 //		})
 //	}
+//
+// Options change what the suite checks where an implementation's rules
+// differ from converge's own, such as [WithIgnoreCase]. The package keeps
+// no state: its fixtures come from functions that return fresh copies.
 package sourcetest
 
 import (
 	"context"
 	"errors"
 	"io/fs"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -37,9 +43,28 @@ type Harness struct {
 	Write func(t testing.TB, files map[string]string)
 }
 
+// Option configures [Run].
+type Option func(*config)
+
+type config struct {
+	ignore IgnoreCase
+}
+
+// WithIgnoreCase runs the "ignore files in subdirectories" subtest on c
+// instead of [DefaultIgnoreCase], for an implementation whose ignore files
+// have another name or other rules. Run keeps its own copy of c.
+func WithIgnoreCase(c IgnoreCase) Option {
+	c = c.clone()
+	return func(cfg *config) { cfg.ignore = c }
+}
+
 // Run runs the suite. newHarness is called once per subtest.
-func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
+func Run(t *testing.T, newHarness func(t *testing.T) Harness, opts ...Option) {
 	t.Helper()
+	cfg := config{ignore: DefaultIgnoreCase()}
+	for _, o := range opts {
+		o(&cfg)
+	}
 	files := map[string]string{
 		"README.md":                   "# deploy\n",
 		"apps/api/kustomization.yaml": "resources: [deploy.yaml]\n",
@@ -54,7 +79,7 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 
 	t.Run("content", func(t *testing.T) {
 		h := newHarness(t)
-		h.Write(t, files)
+		h.Write(t, maps.Clone(files))
 		snap, err := h.Source.Fetch(ctx(t))
 		require.NoError(t, err)
 		require.NotNil(t, snap)
@@ -83,7 +108,7 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 
 	t.Run("confined", func(t *testing.T) {
 		h := newHarness(t)
-		h.Write(t, files)
+		h.Write(t, maps.Clone(files))
 		snap, err := h.Source.Fetch(ctx(t))
 		require.NoError(t, err)
 		for _, p := range []string{"../README.md", "/README.md", "apps/../README.md", "./README.md",
@@ -102,7 +127,7 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 
 	t.Run("stable and changing", func(t *testing.T) {
 		h := newHarness(t)
-		h.Write(t, files)
+		h.Write(t, maps.Clone(files))
 		first, err := h.Source.Fetch(ctx(t))
 		require.NoError(t, err)
 		again, err := h.Source.Fetch(ctx(t))
@@ -126,7 +151,8 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 
 	t.Run("ignore files in subdirectories", func(t *testing.T) {
 		h := newHarness(t)
-		h.Write(t, NestedIgnoreFiles)
+		c := cfg.ignore.clone() // the harness may keep what it is given
+		h.Write(t, c.Files)
 		snap, err := h.Source.Fetch(ctx(t))
 		require.NoError(t, err)
 		var walked []string
@@ -136,12 +162,12 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 			}
 			return err
 		}))
-		assert.ElementsMatch(t, NestedIgnoreKept, walked)
+		assert.ElementsMatch(t, c.Kept, walked)
 	})
 
 	t.Run("canceled context", func(t *testing.T) {
 		h := newHarness(t)
-		h.Write(t, files)
+		h.Write(t, maps.Clone(files))
 		c, cancel := context.WithCancel(context.Background())
 		cancel()
 		snap, err := h.Source.Fetch(c)
@@ -151,38 +177,54 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 	})
 }
 
-// NestedIgnoreFiles is content with a [source.IgnoreFile] at the root and
-// in subdirectories, and NestedIgnoreKept the files a snapshot of it holds
-// under gitignore semantics (the same files `git ls-files --others
+// IgnoreCase is the content of the "ignore files in subdirectories"
+// subtest and what a snapshot of it must hold.
+type IgnoreCase struct {
+	// Files maps slash-separated paths to content.
+	Files map[string]string
+	// Kept lists the files a snapshot of Files holds.
+	Kept []string
+}
+
+func (c IgnoreCase) clone() IgnoreCase {
+	return IgnoreCase{Files: maps.Clone(c.Files), Kept: slices.Clone(c.Kept)}
+}
+
+// DefaultIgnoreCase returns the suite's own case: a [source.IgnoreFile] at
+// the root and in subdirectories, and the files a snapshot keeps under
+// gitignore semantics (the same files `git ls-files --others
 // --exclude-standard` lists when the ignore files are named .gitignore).
-var (
-	NestedIgnoreFiles = map[string]string{
-		".sourceignore":            "*.tmp\nignored/\n",
-		"README.md":                "root readme: apps' *.md does not reach here\n",
-		"local.yaml":               "root: apps' /local.yaml is anchored in apps\n",
-		"secret/s.yaml":            "root: apps' secret/ applies only under apps\n",
-		"a.tmp":                    "ignored by the root file\n",
-		"apps/.sourceignore":       "# apps\n/local.yaml\nsecret/\n*.md\n!keep.tmp\n",
-		"apps/local.yaml":          "ignored: anchored pattern of apps\n",
-		"apps/keep.tmp":            "kept: the deeper negation wins over the root's *.tmp\n",
-		"apps/x.tmp":               "ignored by the root file\n",
-		"apps/api/local.yaml":      "kept: /local.yaml is anchored to apps/ itself\n",
-		"apps/api/NOTES.md":        "ignored: apps' *.md applies in every subdirectory\n",
-		"apps/api/deploy.yaml":     "kept\n",
-		"apps/secret/s.yaml":       "ignored: the directory is\n",
-		"apps/web/.sourceignore":   "!NOTES.md\ndeploy.yaml\n",
-		"apps/web/NOTES.md":        "kept: web's negation wins over apps' *.md\n",
-		"apps/web/deploy.yaml":     "ignored by web's file\n",
-		"apps/web/svc/deploy.yaml": "ignored: web's pattern applies below web too\n",
-		"ignored/.sourceignore":    "!*\n",
-		"ignored/x.yaml":           "ignored: a file cannot come back from an ignored directory\n",
+// Each call returns a new copy, which the caller may change.
+func DefaultIgnoreCase() IgnoreCase {
+	return IgnoreCase{
+		Files: map[string]string{
+			".sourceignore":            "*.tmp\nignored/\n",
+			"README.md":                "root readme: apps' *.md does not reach here\n",
+			"local.yaml":               "root: apps' /local.yaml is anchored in apps\n",
+			"secret/s.yaml":            "root: apps' secret/ applies only under apps\n",
+			"a.tmp":                    "ignored by the root file\n",
+			"apps/.sourceignore":       "# apps\n/local.yaml\nsecret/\n*.md\n!keep.tmp\n",
+			"apps/local.yaml":          "ignored: anchored pattern of apps\n",
+			"apps/keep.tmp":            "kept: the deeper negation wins over the root's *.tmp\n",
+			"apps/x.tmp":               "ignored by the root file\n",
+			"apps/api/local.yaml":      "kept: /local.yaml is anchored to apps/ itself\n",
+			"apps/api/NOTES.md":        "ignored: apps' *.md applies in every subdirectory\n",
+			"apps/api/deploy.yaml":     "kept\n",
+			"apps/secret/s.yaml":       "ignored: the directory is\n",
+			"apps/web/.sourceignore":   "!NOTES.md\ndeploy.yaml\n",
+			"apps/web/NOTES.md":        "kept: web's negation wins over apps' *.md\n",
+			"apps/web/deploy.yaml":     "ignored by web's file\n",
+			"apps/web/svc/deploy.yaml": "ignored: web's pattern applies below web too\n",
+			"ignored/.sourceignore":    "!*\n",
+			"ignored/x.yaml":           "ignored: a file cannot come back from an ignored directory\n",
+		},
+		Kept: []string{
+			".sourceignore", "README.md", "local.yaml", "secret/s.yaml",
+			"apps/.sourceignore", "apps/keep.tmp", "apps/api/local.yaml", "apps/api/deploy.yaml",
+			"apps/web/.sourceignore", "apps/web/NOTES.md",
+		},
 	}
-	NestedIgnoreKept = []string{
-		".sourceignore", "README.md", "local.yaml", "secret/s.yaml",
-		"apps/.sourceignore", "apps/keep.tmp", "apps/api/local.yaml", "apps/api/deploy.yaml",
-		"apps/web/.sourceignore", "apps/web/NOTES.md",
-	}
-)
+}
 
 func keys(m map[string]string) []string {
 	out := make([]string, 0, len(m))
