@@ -40,6 +40,8 @@ type settings struct {
 	skip         bool
 	deletePolicy deletePolicy
 	keep         bool // never pruned
+	// onRequest marks the Namespace Options.CreateNamespace creates.
+	onRequest bool
 }
 
 // settingsOf reads an object's annotations. converge's keys win over Argo

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/url"
 	"runtime"
 	"strings"
 	"sync"
@@ -12,7 +13,6 @@ import (
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -33,6 +33,13 @@ type Owner struct {
 	// namespace of the host's own resource); it is a label too, and where
 	// the default inventory is kept ("default" when empty).
 	Namespace string
+	// Source identifies where the owner's desired state comes from, such
+	// as a repository URL without credentials. When set it is recorded on
+	// every applied object (object.AnnotationSource), and a prune refuses
+	// to delete objects last applied from another source: two units that
+	// were given the same owner name by mistake then fail loudly instead
+	// of pruning each other's objects. It must not hold credentials.
+	Source string
 }
 
 // Labels returns the ownership labels the Applier puts on objects.
@@ -42,12 +49,6 @@ func (o Owner) Labels() map[string]string {
 		l[object.LabelOwnerNamespace] = o.Namespace
 	}
 	return l
-}
-
-// owns reports whether a live object carries o's labels.
-func (o Owner) owns(obj *unstructured.Unstructured) bool {
-	l := obj.GetLabels()
-	return l[object.LabelOwner] == o.Name && l[object.LabelOwnerNamespace] == o.Namespace
 }
 
 // Applier applies sets of objects for one owner. It is safe for concurrent
@@ -73,8 +74,11 @@ type Applier struct {
 type Option func(*Applier)
 
 // WithCache makes the Applier read live objects through cache, shared with
-// the host. By default it starts its own, limited to objects that carry the
-// owner's labels, and Close stops it.
+// the host and with the other Appliers on the same cluster. Build it with
+// [CacheOptions]: New refuses a cache that does not hold every owner's
+// objects, since the Applier could not tell then that an object belongs
+// to another owner. By default the Applier starts its own such cache, and
+// Close stops it.
 func WithCache(c *cluster.Cache) Option { return func(a *Applier) { a.cache = c } }
 
 // WithDiffer sets the Differ, for hosts that configure ignore rules or keep
@@ -111,12 +115,12 @@ func New(c *cluster.Client, owner Owner, opts ...Option) (*Applier, error) {
 	for _, o := range opts {
 		o(a)
 	}
-	if a.cache == nil {
-		a.cache = cluster.NewCache(c, cluster.CacheOptions{
-			Selector:  labels.SelectorFromSet(labels.Set{object.LabelOwner: owner.Name}),
-			Transform: cluster.TrimManagedFields(a.manager),
-		})
+	switch {
+	case a.cache == nil:
+		a.cache = cluster.NewCache(c, CacheOptions(a.manager))
 		a.ownCache = true
+	case !holdsEveryOwner(a.cache):
+		return nil, errors.New("apply: the cache must hold every owner's objects (build it with apply.CacheOptions)")
 	}
 	if a.differ == nil {
 		d, err := diff.New(c, diff.WithFieldManager(a.manager), diff.WithDryRun(c))
@@ -154,6 +158,17 @@ func validateOwner(o Owner) error {
 			return fmt.Errorf("apply: owner namespace %q: %s", o.Namespace, strings.Join(errs, "; "))
 		}
 	}
+	if o.Source != "" {
+		// The source is written on every object: never a password.
+		if u, err := url.Parse(o.Source); err == nil && u.User != nil {
+			if _, hasPassword := u.User.Password(); hasPassword {
+				return errors.New("apply: owner source must not hold credentials")
+			}
+		}
+		if len(o.Source) > 1024 {
+			return errors.New("apply: owner source is longer than 1024 bytes")
+		}
+	}
 	return nil
 }
 
@@ -162,6 +177,16 @@ func (a *Applier) Owner() Owner { return a.owner }
 
 // Cache returns the cache the Applier reads live objects through.
 func (a *Applier) Cache() *cluster.Cache { return a.cache }
+
+// RemoveInventory removes the owner's stored inventory, as the last step
+// of deleting the owner: apply an empty set with prune first. An
+// inventory that cannot be removed (see Remover) is emptied instead.
+func (a *Applier) RemoveInventory(ctx context.Context) error {
+	if r, ok := a.inventory.(Remover); ok {
+		return r.Remove(ctx)
+	}
+	return a.inventory.Store(ctx, nil)
+}
 
 // Close stops the Applier's own cache, if it started one.
 func (a *Applier) Close() {
@@ -192,18 +217,10 @@ func (a *Applier) prepare(ctx context.Context, set *object.Set, opts Options) (*
 		return nil, fmt.Errorf("%w: nil set", ErrRefused)
 	}
 	objs := set.Objects()
-	hasNamespace := false
-	for _, obj := range objs {
-		if obj.GetKind() == "Namespace" && obj.GetAPIVersion() == "v1" && obj.GetName() == opts.Namespace {
-			hasNamespace = true
-		}
-	}
-	if opts.CreateNamespace && opts.Namespace != "" && !hasNamespace {
-		ns := &unstructured.Unstructured{}
-		ns.SetAPIVersion("v1")
-		ns.SetKind("Namespace")
-		ns.SetName(opts.Namespace)
-		objs = append(objs, ns)
+	var onRequest *unstructured.Unstructured
+	if _, inSet := set.Get(namespaceID(opts.Namespace)); opts.CreateNamespace && opts.Namespace != "" && !inSet {
+		onRequest = namespaceOnRequest(opts.Namespace, a.owner)
+		objs = append(objs, onRequest)
 	}
 
 	// The scope of each kind, asked once per kind.
@@ -231,7 +248,11 @@ func (a *Applier) prepare(ctx context.Context, set *object.Set, opts Options) (*
 		indexes[i] = i
 	}
 	forEach(context.Background(), indexes, runtime.GOMAXPROCS(0), func(i int) {
-		items[i], errs[i] = prepareOne(objs[i], scopes, opts.Namespace, ownerLabels)
+		if objs[i] == onRequest {
+			items[i] = &item{id: object.IDOf(onRequest), obj: onRequest, s: settings{mode: modeIfNotPresent, onRequest: true}}
+			return
+		}
+		items[i], errs[i] = prepareOne(objs[i], scopes, opts.Namespace, ownerLabels, a.owner.Source)
 	})
 	if err := errors.Join(errs...); err != nil {
 		for _, e := range errs {
@@ -272,14 +293,17 @@ func (a *Applier) prepare(ctx context.Context, set *object.Set, opts Options) (*
 	}
 	p.ids = make([]object.ID, 0, len(p.items))
 	for _, it := range p.items {
-		p.ids = append(p.ids, it.id)
+		if !it.s.onRequest {
+			p.ids = append(p.ids, it.id)
+		}
 	}
 	return p, nil
 }
 
 // prepareOne copies obj, reads its annotations, gives it the default
-// namespace if its kind is namespaced and it has none, and labels it.
-func prepareOne(obj *unstructured.Unstructured, scopes map[schema.GroupVersionKind]bool, namespace string, ownerLabels map[string]string) (*item, error) {
+// namespace if its kind is namespaced and it has none, and marks it with
+// the owner's labels and source.
+func prepareOne(obj *unstructured.Unstructured, scopes map[schema.GroupVersionKind]bool, namespace string, ownerLabels map[string]string, source string) (*item, error) {
 	obj = withOwnMetadata(obj)
 	s, err := settingsOf(obj)
 	if err != nil {
@@ -309,7 +333,31 @@ func prepareOne(obj *unstructured.Unstructured, scopes map[schema.GroupVersionKi
 	for k, v := range ownerLabels {
 		labels[k] = v
 	}
+	if source != "" {
+		annotations, _ := md["annotations"].(map[string]any)
+		if annotations == nil {
+			annotations = map[string]any{}
+		} else {
+			annotations = maps.Clone(annotations)
+		}
+		annotations[object.AnnotationSource] = source
+		md["annotations"] = annotations
+	}
 	return &item{id: object.IDOf(obj), obj: obj, s: s}, nil
+}
+
+func namespaceID(name string) object.ID { return object.ID{Kind: "Namespace", Name: name} }
+
+// namespaceOnRequest is the Namespace CreateNamespace creates: marked as
+// created for owner, and without owner labels, so that it belongs to no
+// inventory and no prune takes it (see Options.CreateNamespace).
+func namespaceOnRequest(name string, owner Owner) *unstructured.Unstructured {
+	ns := &unstructured.Unstructured{}
+	ns.SetAPIVersion("v1")
+	ns.SetKind("Namespace")
+	ns.SetName(name)
+	ns.SetAnnotations(map[string]string{object.AnnotationCreatedFor: owner.key()})
+	return ns
 }
 
 // withOwnMetadata returns a copy of obj whose metadata (labels included)

@@ -366,22 +366,34 @@ func TestCRDAndCustomResourceInOneSet(t *testing.T) {
 	widget := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": group + "/v1", "kind": "Widget",
 		"metadata": map[string]any{"name": "w"}, "spec": map[string]any{"size": int64(3)}}}
-	set := setOf(t, widget, crd)
+	set := setOf(t, widget, crd, configMap("anchor", nil))
 
 	plan, err := f.applier.Plan(f.ctx, set, f.options())
 	if err != nil {
 		t.Fatalf("plan with a CRD not yet installed: %v", err)
 	}
-	if plan.Count(apply.Created) != 2 {
+	if plan.Count(apply.Created) != 3 {
 		t.Fatalf("plan:\n%s", describe(plan))
 	}
 	res := f.apply(set, f.options())
-	if res.Objects[0].ID.Kind != "CustomResourceDefinition" || res.Count(apply.Created) != 2 {
+	if res.Objects[0].ID.Kind != "CustomResourceDefinition" || res.Count(apply.Created) != 3 {
 		t.Fatalf("CRD not first or not created:\n%s", describe(res))
 	}
-	res = f.apply(set, f.options())
-	if res.Count(apply.Unchanged) != 2 || res.Writes != 0 {
-		t.Fatalf("re-apply:\n%s", describe(res))
+	// An in-sync set that holds a CRD is free too: no discovery refresh,
+	// no request, pass after pass.
+	waitFor(t, func() bool {
+		res, err := f.applier.Plan(f.ctx, set, f.options())
+		return err == nil && res.Count(apply.Unchanged) == 3
+	})
+	for pass := range 3 {
+		before := f.client.Requests()
+		res = f.apply(set, f.options())
+		if res.Count(apply.Unchanged) != 3 || res.Writes != 0 {
+			t.Fatalf("re-apply %d:\n%s", pass, describe(res))
+		}
+		if n := f.client.Requests().Sub(before).Total(); n != 0 {
+			t.Fatalf("re-apply %d of a set with a CRD sent %d requests: %s", pass, n, f.client.Requests().Sub(before))
+		}
 	}
 
 	// Both leave the set: the widget goes before its CRD.

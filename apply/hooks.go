@@ -3,6 +3,12 @@ package apply
 import (
 	"context"
 	"fmt"
+	"sync"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
 
 	"github.com/converge-dev/converge/health"
 	"github.com/converge-dev/converge/object"
@@ -14,12 +20,6 @@ import (
 // deleted by its policy. It reports whether all succeeded.
 func (r *run) hooks(ctx context.Context, phase Phase, items []*item) bool {
 	if len(items) == 0 {
-		return true
-	}
-	if r.dry {
-		for _, it := range items {
-			r.add(ObjectResult{ID: it.id, Phase: phase, Wave: it.s.wave, Action: Created, Reason: "hook would run"})
-		}
 		return true
 	}
 	ok := true
@@ -40,8 +40,17 @@ func (r *run) hooks(ctx context.Context, phase Phase, items []*item) bool {
 }
 
 func (r *run) hookWave(ctx context.Context, phase Phase, wave []*item) bool {
+	if r.dry {
+		for _, it := range wave {
+			r.add(ObjectResult{ID: it.id, Phase: phase, Wave: it.s.wave, Action: Created, Reason: "hook would run"})
+		}
+		return true
+	}
 	results := make([]ObjectResult, len(wave))
+	uids := make([]types.UID, len(wave))
 	var ids []object.ID
+	seen := r.watchCompletions(ctx, wave)
+	defer seen.stop()
 	for i, it := range wave {
 		results[i] = ObjectResult{ID: it.id, Phase: phase, Wave: it.s.wave}
 		if it.s.deletePolicy&beforeHookCreation != 0 {
@@ -57,6 +66,7 @@ func (r *run) hookWave(ctx context.Context, phase Phase, wave []*item) bool {
 			continue
 		}
 		results[i].Action = Created
+		uids[i] = applied.GetUID()
 		if err := r.a.differ.Record(it.obj, applied); err != nil {
 			r.a.log.V(1).Info("no receipt", "object", it.id.String(), "reason", err.Error())
 		}
@@ -68,7 +78,13 @@ func (r *run) hookWave(ctx context.Context, phase Phase, wave []*item) bool {
 		wo := health.DefaultWaitOptions()
 		wo.Timeout = r.opts.WaitTimeout
 		wo.FailFast = true
-		report, err := health.Wait(ctx, r.a.cache.View(), r.a.checker, ids, wo)
+		// The wait ends once every hook was seen to succeed, even one
+		// already deleted, which the wait alone would wait for until
+		// its timeout.
+		waitCtx, cancel := context.WithCancel(ctx)
+		seen.whenAll(uids, cancel)
+		report, err := health.Wait(waitCtx, r.a.cache.View(), r.a.checker, ids, wo)
+		cancel()
 		status := map[object.ID]health.ObjectResult{}
 		for _, res := range report.Results {
 			status[res.ID] = res
@@ -77,7 +93,7 @@ func (r *run) hookWave(ctx context.Context, phase Phase, wave []*item) bool {
 			if results[i].Action == Failed {
 				continue
 			}
-			if s, found := status[results[i].ID]; err != nil && (!found || s.Status != health.Healthy) {
+			if s, found := status[results[i].ID]; err != nil && (!found || s.Status != health.Healthy) && !seen.succeeded(uids[i]) {
 				ok = false
 				results[i].Action = Failed
 				results[i].Err = fmt.Errorf("%w: %s: %s", ErrHook, s.Status, s.Message)
@@ -96,4 +112,99 @@ func (r *run) hookWave(ctx context.Context, phase Phase, wave []*item) bool {
 		r.add(results[i])
 	}
 	return ok
+}
+
+// completions records hooks seen healthy in the watch's own events. A
+// hook may be gone by the time the wait reads the cache: a Job with
+// ttlSecondsAfterFinished is deleted by the TTL controller the moment it
+// completes, and something else may delete a hook that succeeded. Its
+// success is still in the events that came before the deletion.
+type completions struct {
+	mu     sync.Mutex
+	ids    map[object.ID]bool
+	done   map[types.UID]bool // by UID: the previous run's hook, replayed, must not count
+	remove []func()
+	check  health.Checker
+
+	expect  []types.UID
+	allDone func()
+}
+
+// whenAll calls fn once every uid (those not empty) was seen healthy.
+func (c *completions) whenAll(uids []types.UID, fn func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, uid := range uids {
+		if uid != "" {
+			c.expect = append(c.expect, uid)
+		}
+	}
+	c.allDone = fn
+	c.checkAllLocked()
+}
+
+func (c *completions) checkAllLocked() {
+	if c.allDone == nil || len(c.expect) == 0 {
+		return
+	}
+	for _, uid := range c.expect {
+		if !c.done[uid] {
+			return
+		}
+	}
+	c.allDone()
+	c.allDone = nil
+}
+
+// watchCompletions watches the hooks of a wave for their success.
+func (r *run) watchCompletions(ctx context.Context, wave []*item) *completions {
+	c := &completions{ids: map[object.ID]bool{}, done: map[types.UID]bool{}, check: r.a.checker}
+	type scope struct {
+		gvk       schema.GroupVersionKind
+		namespace string
+	}
+	scopes := map[scope]bool{}
+	for _, it := range wave {
+		c.ids[it.id] = true
+		scopes[scope{it.obj.GroupVersionKind(), it.id.Namespace}] = true
+	}
+	for sc := range scopes {
+		gvk, ns := sc.gvk, sc.namespace
+		remove, err := r.a.cache.AddEventHandler(ctx, gvk, ns, toolscache.ResourceEventHandlerFuncs{
+			AddFunc:    c.record,
+			UpdateFunc: func(_, obj any) { c.record(obj) },
+		})
+		if err == nil {
+			c.remove = append(c.remove, remove)
+		}
+	}
+	return c
+}
+
+func (c *completions) record(obj any) {
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok {
+		return
+	}
+	id := object.IDOf(u)
+	if !c.ids[id] || c.check.Check(u).Status != health.Healthy {
+		return
+	}
+	c.mu.Lock()
+	c.done[u.GetUID()] = true
+	c.checkAllLocked()
+	c.mu.Unlock()
+}
+
+// succeeded reports whether the object with uid was seen healthy.
+func (c *completions) succeeded(uid types.UID) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return uid != "" && c.done[uid]
+}
+
+func (c *completions) stop() {
+	for _, remove := range c.remove {
+		remove()
+	}
 }

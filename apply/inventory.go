@@ -34,6 +34,12 @@ type Inventory interface {
 	Store(ctx context.Context, ids []object.ID) error
 }
 
+// Remover is implemented by inventories that can remove what they stored,
+// when an owner is deleted.
+type Remover interface {
+	Remove(ctx context.Context) error
+}
+
 // MemoryInventory is an Inventory in memory, for tests and for hosts that
 // keep inventories in their own storage.
 type MemoryInventory struct {
@@ -53,6 +59,14 @@ func (m *MemoryInventory) Store(_ context.Context, ids []object.ID) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.ids = slices.Clone(ids)
+	return nil
+}
+
+// Remove forgets the stored IDs.
+func (m *MemoryInventory) Remove(context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.ids = nil
 	return nil
 }
 
@@ -211,6 +225,23 @@ func (i *ClusterInventory) Store(ctx context.Context, ids []object.ID) error {
 		return fmt.Errorf("inventory %s: %w", i, err)
 	}
 	i.remember(sorted, stored.GetResourceVersion())
+	return nil
+}
+
+// Remove deletes the stored object. An inventory already gone is no
+// error.
+func (i *ClusterInventory) Remove(ctx context.Context) error {
+	probe := &unstructured.Unstructured{}
+	probe.SetGroupVersionKind(i.gvk)
+	probe.SetNamespace(i.namespace)
+	ri, _, err := i.client.ResourceFor(probe)
+	if err != nil {
+		return fmt.Errorf("inventory %s: %w", i, err)
+	}
+	if err := ri.Delete(ctx, i.name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("inventory %s: %w", i, err)
+	}
+	i.remember(nil, "")
 	return nil
 }
 

@@ -27,13 +27,29 @@ type Options struct {
 	// Namespace is given to namespaced objects that have none. Without
 	// it such an object is an error, reported before anything is written.
 	Namespace string
-	// CreateNamespace creates Namespace when the set lacks it (Argo CD's
-	// CreateNamespace=true). It is applied with the cluster stage and
-	// recorded in the inventory like any object of the set.
+	// CreateNamespace creates Namespace when the set lacks it and it does
+	// not exist (Argo CD's CreateNamespace=true). It is created with the
+	// cluster stage, marked object.AnnotationCreatedFor this owner, and
+	// otherwise left alone: it carries no owner labels, is in no
+	// inventory, and is never pruned unless PruneCreatedNamespace asks.
+	// A Namespace that already exists, whoever made it, is not touched.
 	CreateNamespace bool
+	// PruneCreatedNamespace deletes Namespace, with everything in it, when
+	// CreateNamespace is off and converge created it on request for this
+	// owner earlier: the explicit request to undo CreateNamespace (as
+	// when an application is deleted). The guards of any Namespace prune
+	// still hold.
+	PruneCreatedNamespace bool
 
 	// Prune deletes objects of the previous inventory that left the set.
 	Prune bool
+	// PruneOtherSources lets a prune delete objects that were last
+	// applied from another source than the owner's (see Owner.Source).
+	// Off by default: that prune is refused, and nothing is deleted.
+	PruneOtherSources bool
+	// Sharing says what happens to an object another owner applied first:
+	// refused (the default) or shared.
+	Sharing Sharing
 	// AllowEmptyPrune lets an empty set prune everything the owner has.
 	// Off by default: an empty render is more often a mistake than an
 	// intent.
@@ -71,8 +87,16 @@ type Options struct {
 	// without a health rule must not block, health.Suspended for paused
 	// workloads.
 	Accept []health.Status
+	// WaitSkip names objects and kinds the health wait reports but does
+	// not wait for (custom resources no controller reports on, say).
+	WaitSkip health.Skip
 	// WaitProgress, when set, is called as the health wait advances.
 	WaitProgress func(health.Progress)
+
+	// ForceHooks runs the hooks even when the sync changes nothing, as a
+	// sync a person asked for does (Argo CD's manual sync). By default
+	// hooks run only when something is created, updated or pruned.
+	ForceHooks bool
 
 	// Progress, when set, is called as objects are handled. It is called
 	// from several goroutines and must not block.

@@ -36,6 +36,7 @@ func sortItems(items []*item) {
 type batch struct {
 	stage, wave int
 	items       []*item
+	hooks       bool // a wave of Sync hooks
 }
 
 // batches splits sorted items into batches. Batches of one stage and wave

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -39,6 +40,8 @@ type run struct {
 	mu      sync.Mutex
 	res     *Result
 	written map[object.ID]string // resourceVersions written, for settle
+
+	crdsWritten atomic.Bool // a CRD was created or changed by this call
 }
 
 func (a *Applier) run(ctx context.Context, set *object.Set, opts Options, dry bool) (*Result, error) {
@@ -68,16 +71,14 @@ func (a *Applier) run(ctx context.Context, set *object.Set, opts Options, dry bo
 	for _, it := range p.skipped {
 		r.add(ObjectResult{ID: it.id, Action: Skipped, Reason: "a hook of a phase converge does not run"})
 	}
+	if len(p.hooks) > 0 && !opts.ForceHooks && !r.hasWork(ctx, p, prev) {
+		for _, phase := range []Phase{PhasePreSync, PhaseSync, PhasePostSync, PhaseSyncFail} {
+			r.skipAll(p.hooks[phase], phase, "nothing to sync: hooks run when the sync changes something (or with ForceHooks)")
+		}
+		p.hooks = nil
+	}
 
-	ok := r.hooks(ctx, PhasePreSync, p.hooks[PhasePreSync])
-	if ok {
-		ok = r.applyItems(ctx, p.items)
-	} else {
-		r.skipAll(p.items, PhaseSync, "a PreSync hook failed")
-	}
-	if ok {
-		ok = r.hooks(ctx, PhaseSync, p.hooks[PhaseSync])
-	}
+	ok := r.sequence(ctx, p)
 	if ok && opts.Wait && !dry {
 		r.settle(ctx) // so the wait judges what was written, not what was there
 		ok = r.waitHealthy(ctx, p.ids)
@@ -105,6 +106,7 @@ func (a *Applier) run(ctx context.Context, set *object.Set, opts Options, dry bo
 			return r.res, fmt.Errorf("apply: %w", err)
 		}
 	}
+	sortResults(r.res, p)
 	if err := ctx.Err(); err != nil {
 		return r.res, fmt.Errorf("apply: %w", err)
 	}
@@ -158,41 +160,6 @@ func (r *run) skipAll(items []*item, phase Phase, reason string) {
 	}
 }
 
-// applyItems applies the ordinary objects batch by batch. A failure lets
-// the rest of its wave finish and skips the waves after it.
-func (r *run) applyItems(ctx context.Context, items []*item) bool {
-	bs := batches(items)
-	var mu sync.Mutex
-	failed := false
-	for i, b := range bs {
-		newWave := i > 0 && (bs[i-1].stage != b.stage || bs[i-1].wave != b.wave)
-		if newWave && b.stage == 1 && bs[i-1].stage == 0 && !failed && !r.dry {
-			failed = !r.ready(ctx, items)
-		}
-		if (newWave && failed) || ctx.Err() != nil {
-			reason := "an earlier wave failed"
-			if ctx.Err() != nil {
-				reason = "cancelled"
-			}
-			for _, rest := range bs[i:] {
-				r.skipAll(rest.items, PhaseSync, reason)
-			}
-			return false
-		}
-		notStarted := forEach(ctx, b.items, r.opts.Concurrency, func(it *item) {
-			or := r.applyItem(ctx, it, PhaseSync)
-			r.add(or)
-			if or.Action == Failed {
-				mu.Lock()
-				failed = true
-				mu.Unlock()
-			}
-		})
-		r.skipAll(notStarted, PhaseSync, "cancelled")
-	}
-	return !failed && ctx.Err() == nil
-}
-
 // ready waits for the CRDs of the set to be Established and its
 // Namespaces Active, then refreshes the client's view of the API.
 func (r *run) ready(ctx context.Context, items []*item) bool {
@@ -214,7 +181,10 @@ func (r *run) ready(ctx context.Context, items []*item) bool {
 	wo.Timeout = r.opts.ReadinessTimeout
 	wo.FailFast = true
 	_, err := health.Wait(ctx, r.a.cache.View(), health.CheckerFunc(health.Builtin), ids, wo)
-	if crds {
+	if crds && r.crdsWritten.Load() {
+		// New kinds and versions: the mapper must see them now. An
+		// unchanged CRD costs no refresh (the cache's CRD watch refreshes
+		// on changes made by others).
 		r.a.client.Invalidate()
 	}
 	if err != nil {
@@ -232,6 +202,7 @@ func (r *run) waitHealthy(ctx context.Context, ids []object.ID) bool {
 		wo.Accept = r.opts.Accept
 	}
 	wo.Progress = r.opts.WaitProgress
+	wo.Skip = r.opts.WaitSkip
 	report, err := health.Wait(ctx, r.a.cache.View(), r.a.checker, ids, wo)
 	r.res.Health = &report
 	if err != nil {

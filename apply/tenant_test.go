@@ -8,7 +8,6 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/converge-dev/converge/apply"
 	"github.com/converge-dev/converge/cluster"
@@ -43,11 +42,10 @@ func TestImpersonatedTenantIsLimitedByItsRBAC(t *testing.T) {
 	owner := apply.Owner{Name: "tenant-app", Namespace: f.ns}
 	// A tenant may not watch cluster-wide or list CRDs: its cache is
 	// scoped to its namespace.
-	cache := cluster.NewCache(tc, cluster.CacheOptions{
-		Namespaces:       []string{f.ns},
-		Selector:         labels.SelectorFromSet(labels.Set{object.LabelOwner: owner.Name}),
-		IgnoreCRDChanges: true,
-	})
+	cacheOpts := apply.CacheOptions(object.FieldManager)
+	cacheOpts.Namespaces = []string{f.ns}
+	cacheOpts.IgnoreCRDChanges = true
+	cache := cluster.NewCache(tc, cacheOpts)
 	t.Cleanup(cache.Stop)
 	a, err := apply.New(tc, owner, apply.WithCache(cache))
 	if err != nil {

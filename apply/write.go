@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
+	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -40,9 +42,19 @@ func (r *run) applyItem(ctx context.Context, it *item, phase Phase) (or ObjectRe
 	if err != nil {
 		return fail(err)
 	}
+	if it.s.onRequest && live != nil {
+		or.Action, or.Reason = Unchanged, "exists; created only when absent"
+		return or
+	}
 	if it.s.mode == modeIfNotPresent && live != nil {
 		or.Action, or.Reason = Skipped, "exists, and is annotated to be created only if absent"
 		return or
+	}
+	obj := it.obj
+	if live != nil {
+		if obj, err = r.ownedVersion(it.obj, live); err != nil {
+			return fail(err)
+		}
 	}
 	if live != nil && r.opts.TakeOverKubectl && !r.dry {
 		if live, err = r.takeOver(ctx, live); err != nil {
@@ -50,7 +62,7 @@ func (r *run) applyItem(ctx context.Context, it *item, phase Phase) (or ObjectRe
 		}
 	}
 	if known {
-		d, err := r.a.differ.Diff(ctx, it.obj, live)
+		d, err := r.a.differ.Diff(ctx, obj, live)
 		switch {
 		case err != nil && r.dry && live == nil && meta.IsNoMatchError(err):
 			// The CRD is in the set and not installed yet: no diff.
@@ -72,7 +84,16 @@ func (r *run) applyItem(ctx context.Context, it *item, phase Phase) (or ObjectRe
 		return or
 	}
 
-	applied, err := r.write(ctx, it.obj)
+	send := obj
+	if live != nil && r.a.differ.MayStrip(obj) {
+		if send, err = r.respectIgnored(ctx, obj); err != nil {
+			return fail(err)
+		}
+	}
+	applied, err := r.write(ctx, send)
+	if object.ClassOf(it.id.GroupKind()) == object.ClassCustomResourceDefinition {
+		r.crdsWritten.Store(true)
+	}
 	switch {
 	case err == nil:
 		or.Action = Configured
@@ -80,7 +101,7 @@ func (r *run) applyItem(ctx context.Context, it *item, phase Phase) (or ObjectRe
 			or.Action = Created
 		}
 	case isImmutable(err) && (it.s.recreate || r.opts.Recreate):
-		if applied, err = r.recreate(ctx, it.obj); err != nil {
+		if applied, err = r.recreate(ctx, obj); err != nil {
 			return fail(err)
 		}
 		or.Action, or.Reason = Recreated, "a field that cannot change changed"
@@ -91,10 +112,52 @@ func (r *run) applyItem(ctx context.Context, it *item, phase Phase) (or ObjectRe
 	default:
 		return fail(err)
 	}
-	if err := r.a.differ.Record(it.obj, applied); err != nil {
+	if err := r.a.differ.Record(obj, applied); err != nil {
 		r.a.log.V(1).Info("no receipt", "object", it.id.String(), "reason", err.Error())
 	}
 	return or
+}
+
+// respectIgnored returns obj without the fields its ignore rules cover
+// that another manager owns (Argo CD's RespectIgnoreDifferences), so the
+// apply does not take them back: an HPA keeps its replicas. It reads the
+// live object from the API server, since the cache keeps only this
+// manager's managedFields; it is called only for a write of an object
+// whose rules cover a field it sets.
+func (r *run) respectIgnored(ctx context.Context, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	full, err := r.a.client.Get(ctx, obj.GroupVersionKind(), obj.GetNamespace(), obj.GetName())
+	if apierrors.IsNotFound(err) {
+		return obj, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the fields other managers own: %w", err)
+	}
+	return r.a.differ.StripIgnored(obj, full)
+}
+
+// ownedVersion returns the version of a prepared object to apply over
+// live, given who holds live: the object itself when live is this
+// owner's alone or nobody's (adopted); a copy that keeps the other owners'
+// marks when live is shared, or when another owner holds it and
+// Options.Sharing allows joining; an *OwnerError otherwise.
+func (r *run) ownedVersion(obj, live *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	me := r.a.owner.identity()
+	own := ownershipOf(live)
+	others := own.others(me)
+	switch {
+	case len(others) == 0:
+		return obj, nil
+	case !own.holds(me) && r.opts.Sharing != AllowShared:
+		return nil, &OwnerError{Owners: others}
+	}
+	if !own.holds(me) {
+		own.co = append(own.co, me)
+		slices.SortFunc(own.co, func(a, b Owner) int { return strings.Compare(a.key(), b.key()) })
+	}
+	if own.primary == me {
+		own.source = r.a.owner.Source
+	}
+	return withOwnership(obj, own), nil
 }
 
 // live returns the live object. known is false when the cache cannot tell

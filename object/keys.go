@@ -14,6 +14,26 @@ const (
 	LabelOwnerNamespace = "converge.dev/owner-namespace"
 )
 
+// Annotations converge writes on the objects it applies, beside the owner
+// labels.
+const (
+	// AnnotationCoOwners lists the other units that apply an object the
+	// unit in the owner labels applied first, as a sorted, comma-separated
+	// list of "namespace/name" (or "name" for a unit without a namespace).
+	// An object with co-owners is never deleted by a prune: the pruning
+	// unit only takes itself off the list.
+	AnnotationCoOwners = "converge.dev/co-owners"
+	// AnnotationSource records where the owner last applied the object
+	// from (a repository URL without credentials). A prune refuses, by
+	// default, to delete objects last applied from another source.
+	AnnotationSource = "converge.dev/source"
+	// AnnotationCreatedFor marks a Namespace converge created on request
+	// (Argo CD's CreateNamespace=true) for the unit it names. Such a
+	// Namespace carries no owner labels and is in no inventory: it is
+	// never pruned unless the host asks for it explicitly.
+	AnnotationCreatedFor = "converge.dev/created-for"
+)
+
 // Annotations converge reads on desired objects. Where Argo CD or Flux has
 // its own spelling for the same intent, both are understood; converge's key
 // wins when both are set.
