@@ -7,6 +7,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -78,4 +79,56 @@ func (e *Env) Namespace(t testing.TB) string {
 		_ = e.Client.Delete(ctx, ns)
 	})
 	return name
+}
+
+// Lazy is a control plane started by the first test that needs it, so
+// that a package's pure tests run without one (go test ./pkg -run
+// TestParse takes a second). Call Main from TestMain.
+type Lazy struct {
+	opts Options
+	once sync.Once
+	env  *Env
+	err  error
+}
+
+// NewLazy returns a plane of opts that starts on first use.
+func NewLazy(opts Options) *Lazy { return &Lazy{opts: opts} }
+
+// Start starts the plane once and returns it.
+func (l *Lazy) Start() (*Env, error) {
+	l.once.Do(func() {
+		start := time.Now()
+		l.env, l.err = Start(l.opts)
+		if l.err == nil {
+			fmt.Fprintf(os.Stderr, "testenv: %s control plane up in %s\n", l.opts.Mode, time.Since(start).Round(100*time.Millisecond))
+		}
+	})
+	return l.env, l.err
+}
+
+// Env starts the plane if needed and returns it, failing t when it
+// cannot start.
+func (l *Lazy) Env(t testing.TB) *Env {
+	t.Helper()
+	env, err := l.Start()
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	return env
+}
+
+// Main runs the package's tests, stops the plane if a test started it,
+// and exits.
+func (l *Lazy) Main(m *testing.M) {
+	flag.Parse()
+	code := m.Run()
+	if l.env != nil {
+		if err := l.env.Stop(); err != nil {
+			fmt.Fprintf(os.Stderr, "testenv: stop: %v\n", err)
+			if code == 0 {
+				code = 1
+			}
+		}
+	}
+	os.Exit(code)
 }
