@@ -33,6 +33,7 @@ var comparisons = []comparison{
 	diffComparison,
 	healthComparison,
 	applyComparison,
+	reconcileComparison,
 }
 
 // result is one BENCH line.

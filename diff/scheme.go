@@ -47,8 +47,13 @@ var normalizedGroups = []func(*runtime.Scheme) error{
 	storagev1.AddToScheme,
 }
 
-// newScheme returns a scheme of normalizedGroups. Each Differ builds its
-// own: a scheme is mutable, and a shared one would be global state.
+// NewScheme returns the scheme a Differ builds when it is given none: the
+// API groups above. A host with many Differs (one per unit) builds one and
+// passes it to each with WithScheme; nothing changes it after it is built.
+func NewScheme() (*runtime.Scheme, error) { return newScheme() }
+
+// newScheme returns a scheme of normalizedGroups. It is not a package
+// variable: a scheme is mutable, and a shared one would be global state.
 func newScheme() (*runtime.Scheme, error) {
 	s := runtime.NewScheme()
 	for _, add := range normalizedGroups {

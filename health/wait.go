@@ -239,12 +239,6 @@ func Wait(ctx context.Context, view View, checker Checker, ids []object.ID, opts
 	w := &waiter{view: view, checker: checker, want: want, wake: make(chan struct{}, 1), dirty: map[object.ID]bool{}}
 	watchCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	if len(ids) > 0 {
-		if err := view.Watch(watchCtx, ids, w.notify); err != nil {
-			return Report{}, fmt.Errorf("health: wait: watch: %w", err)
-		}
-	}
-	w.takeDirty() // the first look below covers them
 
 	skippedResults := make(map[object.ID]Result, len(skipped))
 	lookAtSkipped := func() {
@@ -277,6 +271,10 @@ func Wait(ctx context.Context, view View, checker Checker, ids []object.ID, opts
 		}
 		return rep, err
 	}
+	// The watch starts only when the first look finds something to wait
+	// for: starting one replays every object of its kinds to it, which an
+	// in-sync pass of many units must not pay for.
+	watching := false
 	for {
 		ready := 0
 		degraded := false
@@ -296,6 +294,22 @@ func Wait(ctx context.Context, view View, checker Checker, ids []object.ID, opts
 		}
 		if opts.FailFast && degraded {
 			return end(&WaitError{Err: ErrDegraded})
+		}
+		if !watching {
+			watching = true
+			if err := view.Watch(watchCtx, ids, w.notify); err != nil {
+				return Report{}, fmt.Errorf("health: wait: watch: %w", err)
+			}
+			w.takeDirty()
+			// Look again: what changed between the first look and the
+			// watch's start is in no notification.
+			for _, id := range ids {
+				if r := w.check(ctx, id); r != results[id] {
+					results[id] = r
+					changed = append(changed, ObjectResult{ID: id, Result: r})
+				}
+			}
+			continue
 		}
 		select {
 		case <-ctx.Done():

@@ -104,6 +104,7 @@ func (r *Reconciler) pass(ctx context.Context, u *Unit, st *unitState, s *Status
 		return fail(StageApply, err)
 	}
 	opts := applyOptions(u, time.Until(deadline))
+	r.progressOf(u.Ref(), &opts)
 	manual := mode == passPlan || (u.Sync.Manual && mode != passForce)
 	if manual || (r.gate != nil && mode != passForce) {
 		plan, err := applier.Plan(ctx, set, opts)
@@ -137,10 +138,18 @@ func (r *Reconciler) pass(ctx context.Context, u *Unit, st *unitState, s *Status
 	if len(u.Health.Checks) > 0 {
 		wo := health.DefaultWaitOptions()
 		wo.Timeout = max(time.Until(deadline), time.Second)
+		wo.Skip = u.Health.Skip
+		if f := r.progress.Health; f != nil {
+			wo.Progress = func(p health.Progress) { f(ref, p) }
+		}
 		if _, err := health.Wait(ctx, entry.cache.View(), r.checker, r.checkIDs(u), wo); err != nil {
 			s.Health = r.rollup(ctx, entry, append(s.Inventory, r.checkIDs(u)...))
 			return fail(StageHealth, err)
 		}
+	}
+	if res.Health != nil && len(u.Health.Checks) == 0 {
+		s.Health = res.Health.Status // apply just waited for exactly these
+		return nil
 	}
 	s.Health = r.rollup(ctx, entry, append(s.Inventory, r.checkIDs(u)...))
 	return nil
@@ -312,10 +321,23 @@ func applyOptions(u *Unit, remaining time.Duration) apply.Options {
 	o.Conflicts = u.Sync.Conflicts
 	o.Sharing = u.Sync.Sharing
 	o.Wait = u.Health.Wait
+	o.WaitSkip = u.Health.Skip
 	if remaining > 0 {
-		o.WaitTimeout = remaining
+		// The wait ends a little before the pass, so that its error (what
+		// is not healthy) is what the pass reports, not the deadline.
+		o.WaitTimeout = remaining - max(remaining/10, 100*time.Millisecond)
 	}
 	return o
+}
+
+// progressOf hands an apply's progress to the host's Progress.
+func (r *Reconciler) progressOf(ref Ref, o *apply.Options) {
+	if f := r.progress.Object; f != nil {
+		o.Progress = func(e apply.Event) { f(ref, e) }
+	}
+	if f := r.progress.Health; f != nil {
+		o.WaitProgress = func(p health.Progress) { f(ref, p) }
+	}
 }
 
 // applierFor returns the unit's Applier, building it again when what it
@@ -340,7 +362,8 @@ func (r *Reconciler) applierFor(entry *clusterEntry, st *unitState, u *Unit) (*a
 			return nil, err
 		}
 	}
-	d, err := diff.New(client, diff.WithFieldManager(object.FieldManager), diff.WithDryRun(client), diff.WithIgnoreRules(u.Ignore...))
+	d, err := diff.New(client, diff.WithFieldManager(object.FieldManager), diff.WithDryRun(client),
+		diff.WithIgnoreRules(u.Ignore...), diff.WithScheme(r.scheme))
 	if err != nil {
 		return nil, err
 	}

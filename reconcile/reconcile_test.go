@@ -272,6 +272,10 @@ func TestRestrictionsRefuseWhatTheProjectDoesNotAllow(t *testing.T) {
 	}
 	f.mustBeGone("a") // refused before anything was written
 
+	project.ClusterResources = []reconcile.GroupKindPattern{{Group: "example.com", Kind: "Namespace"}}
+	if _, err := f.r.Reconcile(f.ctx, u); err == nil {
+		t.Fatal("a Namespace of another group let the core Namespace through")
+	}
 	project.ClusterResources = []reconcile.GroupKindPattern{{Group: "", Kind: "Namespace"}}
 	f.reconcile(u)
 	f.mustExist("a")

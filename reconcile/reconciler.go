@@ -8,9 +8,11 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/converge-dev/converge/apply"
 	"github.com/converge-dev/converge/cluster"
+	"github.com/converge-dev/converge/diff"
 	"github.com/converge-dev/converge/health"
 	"github.com/converge-dev/converge/object"
 )
@@ -33,6 +35,9 @@ type Reconciler struct {
 	timeout  time.Duration
 
 	fetchOpts FetcherOptions
+	overrides health.Overrides
+	scheme    *runtime.Scheme // one for every unit's Differ
+	progress  Progress
 
 	home *clusterEntry
 
@@ -99,6 +104,22 @@ func WithHealthChecker(c health.Checker) Option { return func(r *Reconciler) { r
 // own. Without it a unit naming another cluster fails.
 func WithClusters(c ClusterResolver) Option { return func(r *Reconciler) { r.clusters = c } }
 
+// Progress receives what a pass does as it does it, for hosts that show
+// it: each object as it is handled, and the health wait as it advances.
+// Both are called from several goroutines and must not block.
+type Progress struct {
+	Object func(Ref, apply.Event)
+	Health func(Ref, health.Progress)
+}
+
+// WithProgress sets what hears of a pass's progress.
+func WithProgress(p Progress) Option { return func(r *Reconciler) { r.progress = p } }
+
+// WithHealthOverrides fixes the health of kinds no controller reports on
+// (health.ParseOverrides reads "ServiceMonitor.monitoring.coreos.com=Healthy");
+// it applies to the default health checker.
+func WithHealthOverrides(o health.Overrides) Option { return func(r *Reconciler) { r.overrides = o } }
+
 // WithLogger sets the logger; logs are discarded by default.
 func WithLogger(l logr.Logger) Option { return func(r *Reconciler) { r.log = l } }
 
@@ -123,8 +144,13 @@ func New(c *cluster.Client, opts ...Option) (*Reconciler, error) {
 	}
 	r.home = newClusterEntry(c)
 	r.entries[""] = r.home
+	s, err := diff.NewScheme()
+	if err != nil {
+		return nil, err
+	}
+	r.scheme = s
 	if r.checker == nil {
-		e, err := health.New(health.WithCRDs(r.home.cache.View()))
+		e, err := health.New(health.WithCRDs(r.home.cache.View()), health.WithOverrides(r.overrides))
 		if err != nil {
 			return nil, err
 		}
@@ -345,6 +371,7 @@ func (r *Reconciler) Delete(ctx context.Context, u Unit, withNamespace bool) (*a
 		return nil, err
 	}
 	opts := applyOptions(&u, r.timeoutOf(&u))
+	r.progressOf(u.Ref(), &opts)
 	opts.Prune, opts.AllowEmptyPrune, opts.Wait = true, true, false
 	opts.CreateNamespace = false
 	opts.PruneCreatedNamespace = withNamespace

@@ -23,11 +23,27 @@ import (
 // plain manifests. Plain manifests with overrides (a target namespace,
 // images) go through Kustomize, as Flux does, so the overrides keep
 // Kustomize's meaning. Kustomize renders share an incremental cache.
-func NewRenderer() Renderer {
+func NewRenderer(opts ...RendererOption) Renderer {
+	var o rendererOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	return &defaultRenderer{
-		kustomize: kustomize.New(kustomize.WithCache(kustomize.NewCache())),
+		kustomize: kustomize.New(append([]kustomize.Option{kustomize.WithCache(kustomize.NewCache())}, o.kustomize...)...),
 		plain:     plain.New(),
 	}
+}
+
+// RendererOption configures NewRenderer.
+type RendererOption func(*rendererOptions)
+
+type rendererOptions struct{ kustomize []kustomize.Option }
+
+// WithRemoteBases lets Kustomize fetch remote bases whose reference starts
+// with one of the prefixes in allow, through f (RemoteBaseFetcher reads
+// them with source/git). Remote bases are refused by default.
+func WithRemoteBases(allow []string, f kustomize.Fetcher) RendererOption {
+	return func(o *rendererOptions) { o.kustomize = append(o.kustomize, kustomize.WithRemoteBases(allow, f)) }
 }
 
 type defaultRenderer struct {

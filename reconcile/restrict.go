@@ -112,7 +112,7 @@ func restrictionPolicy(rs *Restrictions, cluster string) apply.Policy {
 
 func kindMatches(patterns []GroupKindPattern, group, kind string) bool {
 	for _, p := range patterns {
-		if glob(cmpOr(p.Group, "*"), group) && glob(cmpOr(p.Kind, "*"), kind) {
+		if glob(p.Group, group) && glob(cmpOr(p.Kind, "*"), kind) {
 			return true
 		}
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/converge-dev/converge/apply"
 	"github.com/converge-dev/converge/diff"
+	"github.com/converge-dev/converge/health"
 	"github.com/converge-dev/converge/object"
 	"github.com/converge-dev/converge/render"
 	"github.com/converge-dev/converge/source/git"
@@ -271,6 +272,8 @@ type Health struct {
 	// (Flux's healthChecks). A check without a namespace is looked up in
 	// Destination.Namespace when its kind is namespaced.
 	Checks []object.ID
+	// Skip names objects and kinds the wait reports but does not wait for.
+	Skip health.Skip
 }
 
 // Restrictions are an AppProject's limits. Patterns are globs as Argo CD
@@ -299,6 +302,8 @@ type DestinationPattern struct {
 }
 
 // GroupKindPattern matches kinds: Group and Kind are globs ("*" for any).
+// An empty Group is the core group only, as in an AppProject: a
+// whitelisted core Service does not let a knative Service through.
 type GroupKindPattern struct {
 	Group, Kind string
 }

@@ -124,3 +124,55 @@ func mapFS(files map[string]string) fstest.MapFS {
 	}
 	return fsys
 }
+
+func TestParseRemoteBase(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want reconcile.RemoteBase
+	}{
+		{"https://github.com/org/repo//deploy/base?ref=v1", reconcile.RemoteBase{Repo: "https://github.com/org/repo", Dir: "deploy/base", Ref: "v1"}},
+		{"github.com/org/repo/deploy/base?ref=main", reconcile.RemoteBase{Repo: "https://github.com/org/repo", Dir: "deploy/base", Ref: "main"}},
+		{"git@github.com:org/repo.git//base", reconcile.RemoteBase{Repo: "ssh://git@github.com/org/repo.git", Dir: "base"}},
+		{"ssh://git@git.example.com/team/repo.git/base?version=abc", reconcile.RemoteBase{Repo: "ssh://git@git.example.com/team/repo.git", Dir: "base", Ref: "abc"}},
+		{"git::https://git.example.com/a/b.git", reconcile.RemoteBase{Repo: "https://git.example.com/a/b.git", Dir: "."}},
+		{"https://gitlab.com/group/repo//?ref=x&timeout=90", reconcile.RemoteBase{Repo: "https://gitlab.com/group/repo", Dir: ".", Ref: "x"}},
+	} {
+		got, err := reconcile.ParseRemoteBase(tc.in)
+		if err != nil || got != tc.want {
+			t.Errorf("ParseRemoteBase(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
+		}
+	}
+	for _, bad := range []string{
+		"https://git.example.com/a/b/c",            // where does the repository end?
+		"https://github.com/org/repo//../../etc",   // leaves the repository
+		"file:///etc//x",                           // not a network repository
+		"https://user:hunter2@git.example.com/a/b", // no "//" and a password
+	} {
+		_, err := reconcile.ParseRemoteBase(bad)
+		if !errors.Is(err, reconcile.ErrRemoteBase) || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("ParseRemoteBase(%q): %v", bad, err)
+		}
+	}
+}
+
+func FuzzParseRemoteBase(f *testing.F) {
+	for _, s := range []string{"https://github.com/org/repo//deploy/base?ref=v1", "git@github.com:org/repo.git//base",
+		"github.com/o/r/x", "https://h/a.git/../../x", "git::ssh://u:p@h/r.git//d?ref=%zz", "https://github.com/o/r//a/../../b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, ref string) {
+		rb, err := reconcile.ParseRemoteBase(ref)
+		if err != nil {
+			if !errors.Is(err, reconcile.ErrRemoteBase) && !strings.Contains(err.Error(), "not") {
+				t.Fatalf("untyped error %v", err)
+			}
+			return
+		}
+		if rb.Dir == "" || strings.HasPrefix(rb.Dir, "/") || rb.Dir == ".." || strings.HasPrefix(rb.Dir, "../") || strings.Contains(rb.Dir, "/../") {
+			t.Fatalf("%q: directory %q leaves the repository", ref, rb.Dir)
+		}
+		if !strings.HasPrefix(rb.Repo, "https://") && !strings.HasPrefix(rb.Repo, "http://") && !strings.HasPrefix(rb.Repo, "ssh://") {
+			t.Fatalf("%q: repository %q", ref, rb.Repo)
+		}
+	})
+}

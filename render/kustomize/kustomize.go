@@ -116,6 +116,12 @@ func (r *Renderer) build(ctx context.Context, fsys fs.FS, dir string, opts rende
 	if err := generateIfMissing(cfs, dir, opts.Ignore); err != nil {
 		return nil, err
 	}
+	if len(opts.Images) > 0 {
+		if err := setImages(cfs, dir, opts.Images); err != nil {
+			return nil, err
+		}
+		opts.Images = nil // done, in place
+	}
 	if opts.HasOverrides() {
 		k, err := overrides(dir, opts)
 		if err != nil {

@@ -222,7 +222,8 @@ Done in %s. Where to go next:
   - examples/README.md: the repository layout and every converge command and flag;
   - run the CLI yourself, against your cluster or a local one that lives as long as the command:
       cd examples && go run ./cmd/converge sync --repo gitops-deploy --path clusters/dev --local --interval 10s
-  - README.md: the packages (source, render, diff, apply, health) and how to wire them in your own host;
+  - converge plan -f FILE runs an Argo CD Application or a Flux Kustomization file as it is;
+  - README.md: the packages (reconcile, source, render, diff, apply, health) and how to wire them in your own host;
   - make test: everything above, end to end, on real control planes.
 `, time.Since(t.start).Round(time.Second))
 	return nil

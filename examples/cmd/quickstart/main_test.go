@@ -24,9 +24,9 @@ func TestQuickstartRunsToTheEndAndShowsEveryStep(t *testing.T) {
 	require.NoError(t, err)
 	for _, want := range []string{
 		"Plan: 16 to create, 0 to update, 0 to prune, 0 unchanged.",
-		"Apply: 16 created; all 16 healthy;",
-		"health      Deployment.apps/shop/web Healthy",
-		"tick 1: 1 configured, 15 unchanged; all 16 healthy;",
+		": 16 created; all 16 healthy;",
+		"waiting     16/16 ready",
+		"  1 configured, 15 unchanged; all 16 healthy;",
 		"clusters/dev: 0 to add, 1 to update, 0 to remove",
 		"Deployment shop/web runs ghcr.io/converge-dev/shop-web:1.5.1: 1/1 replicas updated and available",
 		"Where to go next:",

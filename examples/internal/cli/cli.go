@@ -1,6 +1,9 @@
-// Package cli is the converge command: plan, apply, diff and sync a GitOps
-// repository, built on converge's packages only. cmd/converge is its main
-// function; cmd/quickstart and the tests call Main in-process.
+// Package cli is the converge command: plan, apply, sync, diff and delete
+// applications from a GitOps repository, or from the Argo CD Application
+// or Flux Kustomization that already describes them. It is a thin host of
+// the SDK's reconcile engine: every pass, prune, health wait and diff is
+// the engine's. cmd/converge is its main function; cmd/quickstart and the
+// tests call Main in-process.
 //
 //	code := cli.Main(ctx, []string{"plan", "--repo", "./deploy", "--path", "clusters/dev"}, os.Stdout, os.Stderr)
 //
@@ -19,10 +22,11 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/spf13/cobra"
 )
 
 // Exit codes Main returns.
@@ -32,30 +36,6 @@ const (
 	ExitUsage   = 2
 	ExitChanges = 3
 )
-
-const usage = `converge reconciles a GitOps repository into a Kubernetes cluster.
-
-Usage:
-  converge plan  --repo URL|DIR --path DIR [flags]   what apply would create, change and prune, with diffs
-  converge apply --repo URL|DIR --path DIR [flags]   apply, prune and wait until healthy
-  converge diff  --repo URL|DIR --base REV --head REV [--path DIR]...
-                                                     what changes between two revisions, per environment; no cluster
-  converge sync  --repo URL|DIR --path DIR [--interval 30s] [--once | --max-ticks N]
-                                                     apply on every tick: self-heal and prune
-
-Repository: an https://, http://, ssh:// or file:// Git URL (branch "main" unless
---ref), or a local directory read as it is on disk (its working tree).
-Revisions: a branch, a tag or a full commit hash.
-
-Cluster: --kubeconfig, else $KUBECONFIG, else ~/.kube/config; or --local, which
-starts a local control plane (etcd, kube-apiserver, kube-controller-manager,
-kube-scheduler and kwok fake nodes) for the command's lifetime.
-
-Exit codes: 0 ok; 1 failed (apply, health, repository, path or cluster);
-2 bad usage; 3 changes found (plan and diff with --exit-code).
-
-Run "converge COMMAND --help" for a command's flags.
-`
 
 // usageError is a mistake in the command line: exit code 2.
 type usageError struct{ msg string }
@@ -75,38 +55,26 @@ type exitError struct {
 func (e *exitError) Error() string { return e.msg }
 
 // Main runs the converge command line args (without the program name) and
-// returns the process exit code. Output goes to stdout; progress for long
-// work, and the one-line error a failure ends with, go to stderr.
+// returns the process exit code. Results go to stdout; news about the tool
+// itself (a local control plane starting) and the one-line error a
+// failure ends with go to stderr.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, "converge: missing command: plan, apply, diff or sync (see converge --help)")
-		return ExitUsage
-	}
-	name, rest := args[0], args[1:]
-	var run func(context.Context, []string, *output) error
-	switch name {
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(stdout, usage)
-		return ExitOK
-	case "plan":
-		run = runPlan
-	case "apply":
-		run = runApply
-	case "diff":
-		run = runDiff
-	case "sync":
-		run = runSync
-	default:
-		fmt.Fprintf(stderr, "converge: unknown command %q: use plan, apply, diff or sync (see converge --help)\n", name)
-		return ExitUsage
-	}
 	out := newOutput(stdout, stderr)
-	err := run(ctx, rest, out)
+	root := newRoot(out)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	if len(args) == 0 {
+		out.errorf("converge: missing command: plan, apply, sync, diff or delete (see converge --help)")
+		return ExitUsage
+	}
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return ExitOK
 	}
-	if errors.Is(err, flag.ErrHelp) {
-		return ExitOK
+	name := "converge"
+	if cmd != nil && cmd != root {
+		name = "converge " + cmd.Name()
 	}
 	code := ExitFailed
 	var ue *usageError
@@ -114,7 +82,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch {
 	case errors.As(err, &ue):
 		code = ExitUsage
-		err = fmt.Errorf("%s (see converge %s --help)", ue.msg, name)
+		err = fmt.Errorf("%s (see %s --help)", ue.msg, name)
+	case isFlagError(err):
+		code = ExitUsage
+		err = fmt.Errorf("%s (see %s --help)", err.Error(), name)
 	case errors.As(err, &ee):
 		code = ee.code
 		if ee.msg == "" {
@@ -123,8 +94,21 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case ctx.Err() != nil:
 		err = fmt.Errorf("interrupted: %w", err)
 	}
-	out.errorf("converge %s: %s", name, oneLine(err.Error()))
+	out.errorf("%s: %s", name, oneLine(err.Error()))
 	return code
+}
+
+// isFlagError tells cobra's and pflag's complaints about the command line
+// (which they return as plain errors) from failures of the work.
+func isFlagError(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"unknown flag", "unknown shorthand flag", "flag needs an argument", "invalid argument",
+		"unknown command", "accepts ", "requires at least", "required flag", "if any flags in the group", "bad flag syntax"} {
+		if strings.HasPrefix(msg, p) || strings.Contains(msg, ": "+p) {
+			return true
+		}
+	}
+	return false
 }
 
 // oneLine folds a multi-line message (errors.Join) into one line.
@@ -134,4 +118,37 @@ func oneLine(s string) string {
 		lines[i] = strings.TrimSpace(lines[i])
 	}
 	return strings.Join(lines, "; ")
+}
+
+func newRoot(out *output) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "converge",
+		Short: "converge reconciles a GitOps repository into a Kubernetes cluster",
+		Long: `converge reconciles a GitOps repository into a Kubernetes cluster.
+
+An application is a path of a repository (--repo, --path), rendered as
+Kustomize, a Helm chart or plain manifests by what the path holds, or the
+Argo CD Application or Flux GitRepository+Kustomization file that already
+describes it (-f FILE).
+
+Repository: an https://, http://, ssh:// or file:// Git URL, or a local
+directory: read as it is on disk, or, with --ref, as a Git repository at any
+revision git rev-parse accepts (HEAD~1, a short hash, origin/main, a tag).
+A remote repository takes a branch, a tag, a semver range, a full commit
+hash or a refs/... name.
+
+Cluster: --kubeconfig, else $KUBECONFIG, else ~/.kube/config; or --local,
+which starts a local control plane (etcd, kube-apiserver,
+kube-controller-manager, kube-scheduler and kwok fake nodes) for the
+command's lifetime.
+
+Exit codes: 0 ok; 1 failed (apply, health, repository, path or cluster);
+2 bad usage; 3 changes found (plan and diff with --exit-code).`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usagef("%v", err) })
+	root.AddCommand(newPlan(out), newApply(out), newSync(out), newDiff(out), newDelete(out))
+	root.CompletionOptions.HiddenDefaultCmd = false
+	return root
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/pflag"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -27,6 +28,13 @@ type clusterFlags struct {
 	context    string
 	local      bool
 	testbin    string
+}
+
+func (f *clusterFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default $KUBECONFIG, then ~/.kube/config)")
+	fs.StringVar(&f.context, "context", "", "kubeconfig context (default: the current one)")
+	fs.BoolVar(&f.local, "local", false, "start a local control plane (etcd, kube-apiserver, controllers, kwok nodes) for this command and stop it on exit")
+	fs.StringVar(&f.testbin, "testbin", "", "with --local: folder of the control-plane binaries (default $CONVERGE_TESTBIN, $KUBEBUILDER_ASSETS, or built by hack/testbin/build.sh)")
 }
 
 // connect returns a rest.Config for the cluster the flags name, checked

@@ -1,116 +1,149 @@
 package cli
 
 import (
-	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io/fs"
-	"path"
 	"slices"
-	"strings"
 
-	"github.com/pmezard/go-difflib/difflib"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"github.com/spf13/cobra"
 
+	"github.com/converge-dev/converge/diff"
 	"github.com/converge-dev/converge/object"
-	"github.com/converge-dev/converge/render/kustomize"
+	"github.com/converge-dev/converge/reconcile"
 	"github.com/converge-dev/converge/source"
 )
 
-// stringsFlag is a repeatable flag that also takes comma-separated values.
-type stringsFlag []string
+func newDiff(out *output) *cobra.Command {
+	var repo, base, head, output string
+	var paths, remoteBases []string
+	var exitCode bool
+	cmd := &cobra.Command{
+		Use:   "diff --repo URL|DIR --base REV --head REV [--path DIR]...",
+		Short: "what changes between two revisions, per environment; no cluster",
+		Long: `Renders both revisions of each environment (Kustomize, Helm or plain manifests,
+by what the path holds) and prints what would change in it, as YAML diffs
+with Secret values masked. Needs no cluster: a preview for pull requests.
+An environment that holds no manifests yet renders as empty, so every
+object of the revision that fills it shows as added.
 
-func (s *stringsFlag) String() string { return strings.Join(*s, ",") }
-
-func (s *stringsFlag) Set(v string) error {
-	for _, p := range strings.Split(v, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			*s = append(*s, p)
-		}
+Revisions: in a local repository anything git rev-parse takes (HEAD~1, a
+short hash, origin/main, a tag); in a remote one a branch, a tag, a semver
+range, a full commit hash or a refs/... name.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if base == "" || head == "" {
+				return usagef("--base and --head are both required")
+			}
+			if output != "" && output != "json" {
+				return usagef("--output %q: the only format is json", output)
+			}
+			for i, p := range paths {
+				clean, err := checkPath(p)
+				if err != nil {
+					return err
+				}
+				paths[i] = clean
+			}
+			ctx := cmd.Context()
+			fopts := reconcile.FetcherOptions{AllowFileURLs: true}
+			fetcher := reconcile.NewFetcher(fopts)
+			var ropts []reconcile.RendererOption
+			if len(remoteBases) > 0 {
+				ropts = append(ropts, reconcile.WithRemoteBases(remoteBases, reconcile.RemoteBaseFetcher(fopts)))
+			}
+			renderer := reconcile.NewRenderer(ropts...)
+			baseSnap, baseUnit, err := fetchRevision(ctx, fetcher, repo, base)
+			if err != nil {
+				return err
+			}
+			headSnap, headUnit, err := fetchRevision(ctx, fetcher, repo, head)
+			if err != nil {
+				return err
+			}
+			if len(paths) == 0 {
+				if paths = environments(baseSnap.FS, headSnap.FS); len(paths) == 0 {
+					return fmt.Errorf("no environments: neither revision has directories under clusters/ (pass --path)")
+				}
+			}
+			var envs []envDiff
+			for _, p := range paths {
+				from, err := renderIfPresent(ctx, renderer, baseUnit, baseSnap, p)
+				if err != nil {
+					return err
+				}
+				to, err := renderIfPresent(ctx, renderer, headUnit, headSnap, p)
+				if err != nil {
+					return err
+				}
+				if from == nil && to == nil {
+					return fmt.Errorf("path %s exists at neither %s nor %s", p, shortRevision(baseSnap.Revision), shortRevision(headSnap.Revision))
+				}
+				e, err := compare(p, from, to)
+				if err != nil {
+					return err
+				}
+				envs = append(envs, e)
+			}
+			total := 0
+			for _, e := range envs {
+				total += len(e.Changes)
+			}
+			if output == "json" {
+				b, _ := json.MarshalIndent(map[string]any{"base": baseSnap.Revision, "head": headSnap.Revision, "environments": envs}, "", "  ")
+				out.printf("%s", b)
+			} else {
+				out.printf("diff: %s → %s", shortRevision(baseSnap.Revision), shortRevision(headSnap.Revision))
+				changed := 0
+				for _, e := range envs {
+					if printEnvDiff(out, e) {
+						changed++
+					}
+				}
+				out.printf("Diff: %s in %s of %d.", plural(total, "object changes", "objects change"), plural(changed, "environment", "environments"), len(envs))
+			}
+			if exitCode && total > 0 {
+				return &exitError{code: ExitChanges}
+			}
+			return nil
+		},
 	}
-	return nil
+	fl := cmd.Flags()
+	fl.StringVar(&repo, "repo", "", "Git URL (https, http, ssh, file) or local Git repository")
+	fl.StringVar(&base, "base", "", "revision to compare from")
+	fl.StringVar(&head, "head", "", "revision to compare to")
+	fl.StringSliceVar(&paths, "path", nil, "environment directory to compare, repeatable or comma-separated (default: every directory under clusters/)")
+	fl.StringSliceVar(&remoteBases, "allow-remote-base", nil, "let Kustomize fetch remote bases under this URL prefix (repeatable)")
+	fl.StringVarP(&output, "output", "o", "", `"json" for a machine-readable result`)
+	fl.BoolVar(&exitCode, "exit-code", false, "exit with 3 when anything changes")
+	return cmd
 }
 
-func runDiff(ctx context.Context, args []string, out *output) error {
-	fs := flagSet("diff")
-	repo := fs.String("repo", "", "Git URL (https, http, ssh, file) or local Git repository")
-	base := fs.String("base", "", "revision to compare from: branch, tag or full commit hash")
-	head := fs.String("head", "", "revision to compare to: branch, tag or full commit hash")
-	var paths stringsFlag
-	fs.Var(&paths, "path", "environment directory to compare, repeatable or comma-separated (default: every directory under clusters/ with a kustomization)")
-	exitCode := fs.Bool("exit-code", false, "exit with 3 when anything changes")
-	if err := parse(fs, args, out, "Usage: converge diff --repo URL|DIR --base REV --head REV [--path DIR]...\n\nRenders both revisions of each environment and prints what would change in it, as YAML\ndiffs with Secret values masked. Needs no cluster: a preview for pull requests."); err != nil {
-		return err
+// fetchRevision fetches repo at rev (a remote revision that may be a
+// branch or a tag is tried as both).
+func fetchRevision(ctx context.Context, f reconcile.Fetcher, repo, rev string) (*source.Snapshot, *reconcile.Unit, error) {
+	rs, err := resolveRepo(ctx, repo, rev, true)
+	if err != nil {
+		return nil, nil, err
 	}
-	if *base == "" || *head == "" {
-		return usagef("--base and --head are both required")
-	}
-	for i, p := range paths {
-		clean, err := checkPath(p)
+	u := &reconcile.Unit{Name: "diff", Source: rs.source, Render: reconcile.Render{Recurse: true}}
+	for {
+		snap, err := f.Fetch(ctx, u)
+		if notFound(err) && len(rs.candidates) > 0 {
+			u.Source.Ref, rs.candidates = rs.candidates[0], rs.candidates[1:]
+			continue
+		}
 		if err != nil {
-			return err
+			return nil, nil, fmt.Errorf("cannot fetch %s at %s: %s", rs.display, rev, rootCause(err))
 		}
-		paths[i] = clean
+		return snap, u, nil
 	}
-	baseSrc, err := openRepo(*repo, *base, true)
-	if err != nil {
-		return err
-	}
-	headSrc, err := openRepo(*repo, *head, true)
-	if err != nil {
-		return err
-	}
-	baseSnap, err := baseSrc.Fetch(ctx)
-	if err != nil {
-		return err
-	}
-	headSnap, err := headSrc.Fetch(ctx)
-	if err != nil {
-		return err
-	}
-	if len(paths) == 0 {
-		paths = environments(baseSnap.FS, headSnap.FS)
-		if len(paths) == 0 {
-			return fmt.Errorf("no environments under clusters/ at either revision: pass --path")
-		}
-	}
-	r := kustomize.New(kustomize.WithCache(kustomize.NewCache()))
-	type envSets struct {
-		path     string
-		from, to *object.Set
-	}
-	var envs []envSets
-	for _, p := range paths {
-		from, err := renderIfPresent(ctx, r, baseSnap, p)
-		if err != nil {
-			return err
-		}
-		to, err := renderIfPresent(ctx, r, headSnap, p)
-		if err != nil {
-			return err
-		}
-		if from == nil && to == nil {
-			return fmt.Errorf("path %s does not exist at %s nor at %s", p, shortRevision(baseSnap.Revision), shortRevision(headSnap.Revision))
-		}
-		envs = append(envs, envSets{p, from, to})
-	}
-	out.printf("diff: %s → %s", shortRevision(baseSnap.Revision), shortRevision(headSnap.Revision))
-	changedEnvs, total := 0, 0
-	for _, e := range envs {
-		if n := printEnvDiff(out, e.path, e.from, e.to); n > 0 {
-			changedEnvs++
-			total += n
-		}
-	}
-	out.printf("Diff: %s in %s of %d.", plural(total, "object changes", "objects change"), plural(changedEnvs, "environment", "environments"), len(paths))
-	if *exitCode && total > 0 {
-		return &exitError{code: ExitChanges}
-	}
-	return nil
 }
 
-// environments lists the directories directly under clusters/ that hold a
-// kustomization, at either revision.
+// environments lists the directories right under clusters/ at either
+// revision: Kustomize overlays, Flux's per-cluster folders of manifests,
+// or empty folders a pull request is about to fill.
 func environments(fsyss ...fs.FS) []string {
 	seen := map[string]bool{}
 	var out []string
@@ -121,166 +154,93 @@ func environments(fsyss ...fs.FS) []string {
 		}
 		for _, e := range entries {
 			p := "clusters/" + e.Name()
-			if !e.IsDir() || seen[p] || !hasKustomization(fsys, p) {
-				continue
+			if e.IsDir() && !seen[p] {
+				seen[p] = true
+				out = append(out, p)
 			}
-			seen[p] = true
-			out = append(out, p)
 		}
 	}
 	slices.Sort(out)
 	return out
 }
 
-func hasKustomization(fsys fs.FS, dir string) bool {
-	for _, name := range []string{"kustomization.yaml", "kustomization.yml", "Kustomization"} {
-		if _, err := fs.Stat(fsys, path.Join(dir, name)); err == nil {
-			return true
-		}
-	}
-	return false
-}
-
 // renderIfPresent renders p, or returns nil when p does not exist at that
 // revision (an environment added or removed).
-func renderIfPresent(ctx context.Context, r *kustomize.Renderer, snap *source.Snapshot, p string) (*object.Set, error) {
+func renderIfPresent(ctx context.Context, r reconcile.Renderer, u *reconcile.Unit, snap *source.Snapshot, p string) (*object.Set, error) {
 	if info, err := fs.Stat(snap.FS, p); err != nil || !info.IsDir() {
 		return nil, nil
 	}
-	return renderPath(ctx, r, snap, p)
+	at := *u
+	at.Path = p
+	set, err := r.Render(ctx, &at, snap)
+	if err != nil {
+		return nil, fmt.Errorf("render %s at %s: %s", p, shortRevision(snap.Revision), oneLine(err.Error()))
+	}
+	return set, nil
 }
 
-// printEnvDiff prints what changes in one environment and returns how many
-// objects do.
-func printEnvDiff(out *output, env string, from, to *object.Set) int {
+// envDiff is what changes in one environment.
+type envDiff struct {
+	Path    string       `json:"path"`
+	Objects int          `json:"objects"`
+	Changes []diffChange `json:"changes"`
+}
+
+type diffChange struct {
+	Action string `json:"action"` // add, update, remove
+	ID     string `json:"id"`
+	Diff   string `json:"diff,omitempty"`
+}
+
+// compare diffs two renders of an environment with the SDK's unified
+// diff, which masks Secret values (data, stringData, last-applied and
+// every copy).
+func compare(env string, from, to *object.Set) (envDiff, error) {
 	if from == nil {
 		from = object.NewSet()
 	}
 	if to == nil {
 		to = object.NewSet()
 	}
-	type change struct {
-		mark string
-		id   object.ID
-		diff string
-	}
-	var changes []change
-	added, updated, removed := 0, 0, 0
+	e := envDiff{Path: env, Objects: to.Len(), Changes: []diffChange{}}
 	for id, obj := range to.All() {
-		old, ok := from.Get(id)
-		a, b := maskSecrets(old, obj)
-		d := unified(env, id, a, b)
+		old, existed := from.Get(id)
+		d, err := diff.Unified(old, obj, diff.UnifiedOptions{From: "base/" + env + " " + id.String(), To: "head/" + env + " " + id.String()})
+		if err != nil {
+			return e, fmt.Errorf("%s %s: %w", env, id, err)
+		}
 		switch {
-		case !ok:
-			added++
-			changes = append(changes, change{"+ add", id, d})
+		case !existed:
+			e.Changes = append(e.Changes, diffChange{"add", id.String(), d})
 		case d != "":
-			updated++
-			changes = append(changes, change{"~ update", id, d})
+			e.Changes = append(e.Changes, diffChange{"update", id.String(), d})
 		}
 	}
 	for id := range from.All() {
 		if _, ok := to.Get(id); !ok {
-			removed++
-			changes = append(changes, change{"- remove", id, ""})
+			e.Changes = append(e.Changes, diffChange{"remove", id.String(), ""})
 		}
 	}
-	if len(changes) == 0 {
-		out.printf("%s: no changes (%d objects)", env, to.Len())
-		return 0
-	}
-	out.printf("%s: %d to add, %d to update, %d to remove", env, added, updated, removed)
-	for _, c := range changes {
-		out.printf("  %-9s %s", c.mark, c.id)
-		out.block("      ", c.diff)
-	}
-	return len(changes)
+	return e, nil
 }
 
-// unified diffs two objects as YAML; nil is empty.
-func unified(env string, id object.ID, a, b *unstructured.Unstructured) string {
-	text := func(obj *unstructured.Unstructured) string {
-		if obj == nil {
-			return ""
-		}
-		var buf bytes.Buffer
-		if err := object.Encode(&buf, obj); err != nil {
-			return fmt.Sprintf("# cannot encode: %v\n", err)
-		}
-		return buf.String()
-	}
-	at, bt := text(a), text(b)
-	if at == bt {
-		return ""
-	}
-	lines := func(s string) []string {
-		if s == "" {
-			return nil
-		}
-		return difflib.SplitLines(s)
-	}
-	d, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-		A: lines(at), B: lines(bt),
-		FromFile: "base/" + env + " " + id.String(), ToFile: "head/" + env + " " + id.String(),
-		Context: 3,
-	})
-	if err != nil {
-		return fmt.Sprintf("# cannot diff: %v\n", err)
-	}
-	return d
-}
+var diffMarks = map[string]string{"add": "+ add", "update": "~ update", "remove": "- remove"}
 
-// masked is what a Secret value is shown as; a value that differs between
-// the revisions is marked, so a diff still says that it changed.
-const (
-	masked        = "***"
-	maskedChanged = "*** (changed)"
-)
-
-// maskSecrets returns copies of a Secret's two revisions with every value
-// of data and stringData replaced; other kinds are returned as they are.
-func maskSecrets(base, head *unstructured.Unstructured) (*unstructured.Unstructured, *unstructured.Unstructured) {
-	isSecret := func(o *unstructured.Unstructured) bool {
-		return o != nil && o.GroupVersionKind().Group == "" && o.GetKind() == "Secret"
+// printEnvDiff prints what changes in one environment and reports whether
+// anything does.
+func printEnvDiff(out *output, e envDiff) bool {
+	if len(e.Changes) == 0 {
+		out.printf("%s: no changes (%s)", e.Path, plural(e.Objects, "object", "objects"))
+		return false
 	}
-	if !isSecret(base) && !isSecret(head) {
-		return base, head
+	n := map[string]int{}
+	for _, c := range e.Changes {
+		n[c.Action]++
 	}
-	values := func(o *unstructured.Unstructured, field string) map[string]any {
-		if o == nil {
-			return nil
-		}
-		m, _, _ := unstructured.NestedMap(o.Object, field)
-		return m
+	out.printf("%s: %d to add, %d to update, %d to remove", e.Path, n["add"], n["update"], n["remove"])
+	for _, c := range e.Changes {
+		out.printf("  %-9s %s", diffMarks[c.Action], c.ID)
+		out.block("      ", c.Diff)
 	}
-	mask := func(o *unstructured.Unstructured, other *unstructured.Unstructured, changedMark string) *unstructured.Unstructured {
-		if !isSecret(o) {
-			return o
-		}
-		o = o.DeepCopy()
-		for _, field := range []string{"data", "stringData"} {
-			mine, theirs := values(o, field), values(other, field)
-			if mine == nil {
-				continue
-			}
-			for k, v := range mine {
-				if tv, ok := theirs[k]; ok && tv != v && other != nil {
-					mine[k] = changedMark
-				} else {
-					mine[k] = masked
-				}
-			}
-			_ = unstructured.SetNestedMap(o.Object, mine, field)
-		}
-		return o
-	}
-	return mask(base, head, masked), mask(head, base, maskedChanged)
-}
-
-// plural says "1 object changes" or "3 objects change".
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %s", n, many)
+	return true
 }

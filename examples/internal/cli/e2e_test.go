@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/converge-dev/converge/internal/testenv"
+	"github.com/converge-dev/converge/reconcile"
 )
 
 // TestReconcileGitopsDeployDevEndToEnd drives the converge command through
@@ -32,6 +33,8 @@ func TestReconcileGitopsDeployDevEndToEnd(t *testing.T) {
 		return append(append([]string{cmd}, base...), extra...)
 	}
 	web := types.NamespacedName{Namespace: "shop", Name: "web"}
+	owner := reconcile.DefaultName(repo.URL, "clusters/dev")
+	unit := "default/" + owner
 	t.Cleanup(func() {
 		// Leave the shared plane as it was: the namespace and the
 		// cluster-scoped objects gitops-deploy creates.
@@ -56,14 +59,15 @@ func TestReconcileGitopsDeployDevEndToEnd(t *testing.T) {
 		r := converge(t, args("apply")...)
 		require.Equal(t, ExitOK, r.code)
 		assert.Contains(t, r.stdout, "created     Deployment.apps/shop/web")
-		assert.Regexp(t, `health +Deployment.apps/shop/web (Progressing|Healthy)`, r.stdout)
+		assert.Regexp(t, `waiting +\d+/16 ready`, r.stdout, "the wait says where it stands")
 		assert.Regexp(t, `OBJECT +ACTION +HEALTH +TIME`, r.stdout)
 		assert.Regexp(t, `Deployment.apps/shop/api +Created +Healthy`, r.stdout)
-		assert.Contains(t, r.stdout, "Apply: 16 created; all 16 healthy;")
+		assert.Contains(t, r.stdout, "Apply "+unit+": 16 created; all 16 healthy;")
 		var d appsv1.Deployment
 		require.NoError(t, env.Client.Get(ctx, web, &d))
 		assert.Equal(t, int32(1), d.Status.AvailableReplicas)
-		assert.Equal(t, "clusters-dev", d.Labels["converge.dev/owner"])
+		assert.Equal(t, owner, d.Labels["converge.dev/owner"], "the owner is the path and a hash of the repository")
+		assert.Equal(t, reconcile.SourceIdentity(repo.URL), d.Annotations["converge.dev/source"])
 	})
 	require.True(t, ok)
 
@@ -90,7 +94,8 @@ func TestReconcileGitopsDeployDevEndToEnd(t *testing.T) {
 		require.Equal(t, ExitOK, r.code)
 		assert.Contains(t, r.stdout, "configured  Deployment.apps/shop/web")
 		assert.Regexp(t, `\n +\+ +image: ghcr.io/converge-dev/shop-web:1.5.0\n`, r.stdout)
-		assert.Contains(t, r.stdout, "tick 1: 1 configured, 15 unchanged; all 16 healthy;")
+		assert.Regexp(t, `pass 1 of `+unit+` at [0-9:]+: main@sha1:[0-9a-f]+:\n`, r.stdout)
+		assert.Contains(t, r.stdout, "  1 configured, 15 unchanged; all 16 healthy;")
 		require.NoError(t, env.Client.Get(ctx, web, &d))
 		assert.Equal(t, "ghcr.io/converge-dev/shop-web:1.5.0", d.Spec.Template.Spec.Containers[0].Image)
 		assert.Equal(t, int32(1), *d.Spec.Replicas)
@@ -104,9 +109,9 @@ func TestReconcileGitopsDeployDevEndToEnd(t *testing.T) {
 		assert.Contains(t, r.stdout, "configured  Deployment.apps/shop/web")
 		assert.Regexp(t, `\n +- +image: ghcr.io/converge-dev/shop-web:1.5.0\n`, r.stdout)
 		assert.Regexp(t, `\n +\+ +image: ghcr.io/converge-dev/shop-web:1.5.1\n`, r.stdout)
-		assert.Contains(t, r.stdout, "tick 1: 1 configured, 15 unchanged; all 16 healthy;")
-		assert.Regexp(t, `tick 2 at [0-9:]+: clusters/dev at main@sha1:[0-9a-f]+: 16 unchanged; all 16 healthy; 0 writes`, r.stdout, "the second tick finds everything in sync")
-		assert.Regexp(t, `health +Deployment.apps/shop/web Progressing`, r.stdout, "the roll-out shows")
+		assert.Contains(t, r.stdout, "  1 configured, 15 unchanged; all 16 healthy;")
+		assert.Regexp(t, `pass 2 of `+unit+` at [0-9:]+: main@sha1:[0-9a-f]+: 16 unchanged; all 16 healthy; 0 writes`, r.stdout, "the second pass finds everything in sync")
+		assert.Regexp(t, `waiting +\d+/16 ready`, r.stdout, "the roll-out shows")
 		var d appsv1.Deployment
 		require.NoError(t, env.Client.Get(ctx, web, &d))
 		assert.Equal(t, "ghcr.io/converge-dev/shop-web:1.5.1", d.Spec.Template.Spec.Containers[0].Image)
@@ -124,7 +129,7 @@ func TestReconcileGitopsDeployDevEndToEnd(t *testing.T) {
 		assert.Contains(t, r.stdout, "pruned      RoleBinding.rbac.authorization.k8s.io/shop/deployer")
 		assert.Contains(t, r.stdout, "pruned      Role.rbac.authorization.k8s.io/shop/deployer")
 		assert.Contains(t, r.stdout, "pruned      ServiceAccount/shop/deployer")
-		assert.Contains(t, r.stdout, "tick 1: 13 unchanged, 3 pruned;")
+		assert.Contains(t, r.stdout, "13 unchanged, 3 pruned;")
 		err := env.Client.Get(ctx, types.NamespacedName{Namespace: "shop", Name: "deployer"}, &rbacv1.Role{})
 		assert.True(t, apierrors.IsNotFound(err), "the Role is gone: %v", err)
 		err = env.Client.Get(ctx, types.NamespacedName{Namespace: "shop", Name: "deployer"}, &corev1.ServiceAccount{})
@@ -153,9 +158,9 @@ func TestSyncTicksUntilInterrupted(t *testing.T) {
 	code := Main(ctx, []string{"sync", "--repo", dir, "--path", "app", "--namespace", ns, "--owner", "tick", "--interval", "200ms", "--kubeconfig", env.Kubeconfig}, &out, &errs)
 	t.Logf("stdout:\n%s\nstderr:\n%s", out.String(), errs.String())
 	require.Equal(t, ExitOK, code, "Ctrl-C ends a sync cleanly")
-	assert.Contains(t, out.String(), "tick 1: 1 created;")
-	assert.Regexp(t, `tick 3 at [0-9:]+: app at sha256:[0-9a-f]+: 1 unchanged; all 1 healthy; 0 writes`, out.String(), "a tick with nothing to do is one line")
-	assert.Regexp(t, `sync: stopped after \d+ ticks`, out.String())
+	assert.Contains(t, out.String(), "  1 created; all 1 healthy;")
+	assert.Regexp(t, `pass 3 of default/tick at [0-9:]+: sha256:[0-9a-f]+: 1 unchanged; all 1 healthy; 0 writes`, out.String(), "a pass with nothing to do is one line")
+	assert.Regexp(t, `sync: stopped after \d+ passes`, out.String())
 }
 
 func TestApplyExitsOneWithTheTableWhenAWorkloadNeverBecomesHealthy(t *testing.T) {
@@ -182,9 +187,10 @@ spec:
 	r := converge(t, "apply", "--repo", dir, "--path", "stuck", "--namespace", ns, "--owner", "stuck", "--timeout", "3s", "--kubeconfig", env.Kubeconfig)
 	require.Equal(t, ExitFailed, r.code)
 	assert.Regexp(t, `Deployment.apps/`+ns+`/stuck +Created +Progressing`, r.stdout, "the table says where it stands")
-	assert.Contains(t, r.stdout, "Apply: 1 created; 0 of 1 healthy (Progressing)")
+	assert.Contains(t, r.stdout, "Apply default/stuck: 1 created; 0 of 1 healthy (Progressing)")
 	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
 	require.Len(t, lines, 1)
-	assert.Contains(t, lines[0], "converge apply: not healthy")
+	assert.Contains(t, lines[0], "converge apply: health: ")
+	assert.Contains(t, lines[0], "not healthy")
 	assert.Contains(t, lines[0], "Deployment.apps/"+ns+"/stuck")
 }

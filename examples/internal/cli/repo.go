@@ -6,62 +6,92 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"time"
 
-	"github.com/converge-dev/converge/object"
-	"github.com/converge-dev/converge/render"
-	"github.com/converge-dev/converge/render/kustomize"
+	"github.com/converge-dev/converge/reconcile"
 	"github.com/converge-dev/converge/source"
-	"github.com/converge-dev/converge/source/dir"
 	"github.com/converge-dev/converge/source/git"
 )
 
-var (
-	scpLike  = regexp.MustCompile(`^[A-Za-z0-9._-]+@[A-Za-z0-9._-]+:`)
-	fullHash = regexp.MustCompile(`^[0-9a-f]{40}$`)
-)
+var scpLike = regexp.MustCompile(`^[A-Za-z0-9._-]+@[A-Za-z0-9._-]+:`)
 
 // isURL tells a Git URL from a local directory.
 func isURL(repo string) bool {
 	return strings.Contains(repo, "://") || scpLike.MatchString(repo)
 }
 
-// openRepo returns the source --repo names at rev: a Git URL at a branch,
-// tag or commit, or a local directory. A directory is read as it is on disk
-// unless asGit is set (a revision was asked for), when it is read as a Git
-// repository through a file:// URL.
-func openRepo(repo, rev string, asGit bool) (source.Source, error) {
+// repoSource is a resolved --repo and --ref.
+type repoSource struct {
+	source reconcile.Source
+	// candidates are the other references a remote revision may be
+	// ("main" as a branch, then as a tag), tried when source's is not found.
+	candidates []git.Reference
+	display    string // without credentials
+	identity   string // what reconcile.DefaultName hashes
+	rev        string // as given, for messages
+}
+
+// resolveRepo reads --repo at rev: a Git URL at a revision it serves
+// (branch, tag, semver range, commit, refs/...), or a local directory,
+// read as it is on disk unless asGit (a revision was asked for), when it
+// is read as a Git repository at any revision git rev-parse accepts.
+func resolveRepo(ctx context.Context, repo, rev string, asGit bool) (repoSource, error) {
 	if repo == "" {
-		return nil, usagef("--repo is required")
+		return repoSource{}, usagef("--repo is required")
 	}
-	url := repo
-	if !isURL(repo) {
-		abs, err := filepath.Abs(repo)
-		if err != nil {
-			return nil, fmt.Errorf("repository %s: %w", repo, err)
+	if isURL(repo) {
+		refs := []git.Reference{{Branch: "main"}}
+		if rev != "" {
+			var err error
+			if refs, err = git.RemoteReferences(rev); err != nil {
+				return repoSource{}, usagef("revision %q: %v", rev, err)
+			}
 		}
-		info, err := os.Stat(abs)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			return nil, fmt.Errorf("repository %s does not exist", repo)
-		case err != nil:
-			return nil, fmt.Errorf("repository %s: %w", repo, err)
-		case !info.IsDir():
-			return nil, fmt.Errorf("repository %s is not a directory", repo)
+		// The URL is checked before any I/O; git's message never quotes
+		// a password.
+		if _, err := git.New(repo, refs[0], git.WithFileURLs()); errors.Is(err, git.ErrInvalidURL) || errors.Is(err, git.ErrInvalidReference) {
+			return repoSource{}, usagef("%v", err)
 		}
-		if !asGit {
-			return dir.New(abs), nil
-		}
-		if !isGitRoot(abs) {
-			return nil, fmt.Errorf("repository %s is not the root of a Git repository, which --ref and diff need (without --ref, plan, apply and sync read a directory as it is)", repo)
-		}
-		url = "file://" + filepath.ToSlash(abs)
+		return repoSource{
+			source:     reconcile.Source{URL: repo, Ref: refs[0]},
+			candidates: refs[1:],
+			display:    git.Redact(repo),
+			identity:   repo,
+			rev:        cmpOr(rev, "main"),
+		}, nil
 	}
-	return gitSource(url, rev)
+	abs, err := filepath.Abs(repo)
+	if err != nil {
+		return repoSource{}, fmt.Errorf("repository %s: %w", repo, err)
+	}
+	info, err := os.Stat(abs)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return repoSource{}, fmt.Errorf("repository %s does not exist", repo)
+	case err != nil:
+		return repoSource{}, fmt.Errorf("repository %s: %w", repo, err)
+	case !info.IsDir():
+		return repoSource{}, fmt.Errorf("repository %s is not a directory", repo)
+	}
+	if !asGit {
+		return repoSource{source: reconcile.Source{Dir: abs}, display: repo, identity: abs}, nil
+	}
+	if !isGitRoot(abs) {
+		return repoSource{}, fmt.Errorf("repository %s is not the root of a Git repository, which --ref and diff need (without --ref, plan, apply and sync read a directory as it is)", repo)
+	}
+	if rev == "" {
+		rev = "HEAD"
+	}
+	ref, err := git.ResolveRevision(ctx, abs, rev)
+	switch {
+	case errors.Is(err, git.ErrUnsupportedRevision), errors.Is(err, git.ErrInvalidReference):
+		return repoSource{}, usagef("revision %q: %v", rev, err)
+	case err != nil:
+		return repoSource{}, fmt.Errorf("revision %q of %s: %s", rev, repo, oneLine(err.Error()))
+	}
+	return repoSource{source: reconcile.Source{URL: "file://" + filepath.ToSlash(abs), Ref: ref}, display: repo, identity: abs, rev: rev}, nil
 }
 
 // isGitRoot reports whether dir is a Git work tree's root or a bare
@@ -75,86 +105,9 @@ func isGitRoot(dir string) bool {
 	return errHead == nil && errObjects == nil && info.IsDir()
 }
 
-// gitSource fetches rev of the repository at url: a full commit hash,
-// a full reference name ("refs/..."), or a branch, falling back to a tag of
-// that name when there is no such branch.
-func gitSource(url, rev string) (source.Source, error) {
-	if rev == "" {
-		rev = "main"
-	}
-	opts := []git.Option{git.WithFileURLs(), git.WithTimeout(2 * time.Minute)}
-	var ref git.Reference
-	switch {
-	case fullHash.MatchString(rev):
-		ref.Commit = rev
-	case strings.HasPrefix(rev, "refs/"):
-		ref.Name = rev
-	default:
-		ref.Branch = rev
-	}
-	src, err := git.New(url, ref, opts...)
-	if errors.Is(err, git.ErrInvalidURL) || errors.Is(err, git.ErrInvalidReference) {
-		return nil, usagef("%v", err)
-	}
-	if err != nil {
-		return nil, err
-	}
-	name := git.Redact(url)
-	fetch := func(ctx context.Context, s *git.Source) (*source.Snapshot, error) {
-		snap, err := s.Fetch(ctx)
-		if err != nil {
-			return nil, &fetchError{msg: fmt.Sprintf("cannot fetch %s at %s: %s", name, rev, rootCause(err)), err: err}
-		}
-		return snap, nil
-	}
-	if ref.Branch == "" {
-		return source.SourceFunc(func(ctx context.Context) (*source.Snapshot, error) { return fetch(ctx, src) }), nil
-	}
-	var tag *git.Source
-	return source.SourceFunc(func(ctx context.Context) (*source.Snapshot, error) {
-		snap, err := fetch(ctx, src)
-		if !errors.Is(err, source.ErrNotFound) {
-			return snap, err
-		}
-		if tag == nil {
-			if tag, _ = git.New(url, git.Reference{Tag: rev}, opts...); tag == nil {
-				return nil, err
-			}
-		}
-		if snap, terr := fetch(ctx, tag); terr == nil {
-			return snap, nil
-		}
-		return nil, fmt.Errorf("fetch %s: no branch or tag %q", name, rev)
-	}), nil
-}
-
-// checkPath validates --path: relative, inside the repository.
-func checkPath(p string) (string, error) {
-	if p == "" {
-		return "", usagef("--path is required (for example --path clusters/dev)")
-	}
-	clean := path.Clean(filepath.ToSlash(p))
-	if path.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, "../") {
-		return "", usagef("--path %s must be relative to the repository root, inside it", p)
-	}
-	return clean, nil
-}
-
-// renderPath renders directory p of a snapshot with Kustomize (a directory
-// without a kustomization renders its manifests).
-func renderPath(ctx context.Context, r *kustomize.Renderer, snap *source.Snapshot, p string) (*object.Set, error) {
-	if p != "." {
-		info, err := fs.Stat(snap.FS, p)
-		if err != nil || !info.IsDir() {
-			return nil, fmt.Errorf("path %s does not exist in the repository at %s", p, shortRevision(snap.Revision))
-		}
-	}
-	set, err := r.Render(ctx, snap.FS, p, render.DefaultOptions())
-	if err != nil {
-		return nil, fmt.Errorf("render %s at %s: %w", p, shortRevision(snap.Revision), err)
-	}
-	return set, nil
-}
+// notFound reports whether a pass failed because the revision is not in
+// the repository, so the next candidate reference may be tried.
+func notFound(err error) bool { return errors.Is(err, source.ErrNotFound) }
 
 // shortRevision abbreviates the hash of a revision for people:
 // "main@sha1:0123456789ab".
@@ -167,38 +120,3 @@ func shortRevision(rev string) string {
 	}
 	return rev
 }
-
-// ownerFor derives an owner name from --path: "clusters/dev" gives
-// "clusters-dev".
-func ownerFor(p string) string {
-	var b strings.Builder
-	dash := false
-	for _, r := range strings.ToLower(p) {
-		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
-			b.WriteRune(r)
-			dash = false
-		} else if !dash && b.Len() > 0 {
-			b.WriteByte('-')
-			dash = true
-		}
-	}
-	name := strings.TrimRight(b.String(), "-")
-	if len(name) > 54 {
-		name = strings.TrimRight(name[:54], "-")
-	}
-	if name == "" {
-		name = "converge"
-	}
-	return name
-}
-
-// fetchError says why a fetch failed in the words people act on, and
-// wraps the full error for errors.Is.
-type fetchError struct {
-	msg string
-	err error
-}
-
-func (e *fetchError) Error() string { return e.msg }
-
-func (e *fetchError) Unwrap() error { return e.err }

@@ -6,20 +6,6 @@ import (
 	"github.com/stretchr/testify/assert"
 )
 
-func TestOwnerForDerivesAValidOwnerFromThePath(t *testing.T) {
-	for path, want := range map[string]string{
-		"clusters/dev":          "clusters-dev",
-		"clusters/prod-eu/":     "clusters-prod-eu",
-		"Apps/Shop_Web/overlay": "apps-shop-web-overlay",
-		".":                     "converge",
-		"a/very-long-environment-name-that-goes-on-and-on-and-on-forever": "a-very-long-environment-name-that-goes-on-and-on-and-o", // cut at 54
-	} {
-		got := ownerFor(path)
-		assert.Equal(t, want, got, path)
-		assert.LessOrEqual(t, len(got), 54)
-	}
-}
-
 func TestRepoIsAURLOnlyWithASchemeOrSCPSyntax(t *testing.T) {
 	for repo, want := range map[string]bool{
 		"https://git.example.com/deploy.git": true,

@@ -1,0 +1,276 @@
+package argocd
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/converge-dev/converge/object"
+)
+
+// Generators other than list, as Argo CD names them.
+var otherGenerators = []string{"clusters", "git", "matrix", "merge", "scmProvider", "pullRequest", "clusterDecisionResource", "plugin"}
+
+// applicationSet expands an ApplicationSet's list generators into units.
+func (l *loader) applicationSet(d *doc, n *node) {
+	n.accept("apiVersion", "kind", "status")
+	m := readMeta(n, l.opts.Namespace, false)
+	spec := n.obj("spec")
+	if spec.boolean("goTemplate") {
+		d.fail(spec.at("goTemplate"), ErrUnsupported, "Go templates are not supported: write {{param}} placeholders (Argo CD's default fasttemplate syntax)")
+	}
+	spec.strs("goTemplateOptions") // only read with goTemplate
+	spec.refuse("templatePatch", "template patches are not supported (they need Go templates)")
+	spec.refuse("strategy", "progressive syncs (RollingSync) are not supported: order the units with dependsOn, or promote between environments")
+	sp := spec.obj("syncPolicy")
+	if sp.present("preserveResourcesOnDeletion") {
+		sp.boolean("preserveResourcesOnDeletion")
+		d.warn(sp.at("preserveResourcesOnDeletion"), "converge has no ApplicationSet controller: whether removing an Application deletes its objects is each unit's Cascade")
+	}
+	sp.inform("applicationsSync", "converge has no ApplicationSet controller: the host adds, updates and removes the units Load returns")
+	spec.inform("preservedFields", "converge has no ApplicationSet controller, so there are no fields of generated Applications to preserve")
+	spec.inform("ignoreApplicationDifferences", "converge has no ApplicationSet controller, so there are no generated Applications to compare")
+	tn := spec.obj("template")
+	tn.accept("metadata", "spec")
+	if tn.m == nil {
+		d.fail(tn.path, ErrInvalid, "required")
+	}
+	gens := spec.objs("generators")
+	if len(gens) == 0 {
+		d.fail(spec.at("generators"), ErrInvalid, "required")
+	}
+	var elems []element
+	for _, g := range gens {
+		for _, k := range otherGenerators {
+			g.refuse(k, "the %s generator is not supported: only the list generator is (expand the others into list elements)", k)
+		}
+		g.refuse("selector", "generator selectors are not supported: list only the elements you want")
+		if !g.present("list") {
+			if len(g.m) == 0 {
+				d.fail(g.path, ErrInvalid, "no generator")
+			}
+			continue
+		}
+		list := g.obj("list")
+		list.refuse("elementsYaml", "elementsYaml is for Go templates, which are not supported: write elements")
+		list.refuse("template", "a generator's own template is not supported: put its fields in spec.template")
+		for i, e := range list.list("elements") {
+			p := fmt.Sprintf("%s[%d]", list.at("elements"), i)
+			if len(elems) == maxElements(l.opts) {
+				d.fail(list.at("elements"), ErrInvalid, "more than %d elements", maxElements(l.opts))
+				break
+			}
+			if params, ok := elementParams(d, p, e); ok {
+				elems = append(elems, element{path: p, params: params})
+			}
+		}
+	}
+	if len(d.errs) > 0 || tn.m == nil {
+		return
+	}
+	if len(elems) == 0 {
+		d.warn(spec.at("generators"), "no element: the ApplicationSet generates no Application")
+	}
+	for _, e := range elems {
+		l.expandElement(d, tn.m, m.namespace, e)
+	}
+}
+
+// maxElements bounds the Applications one Load generates: the decoder's
+// document limit.
+func maxElements(o Options) int {
+	if o.Decode.MaxDocuments > 0 {
+		return o.Decode.MaxDocuments
+	}
+	return object.DefaultMaxDocuments
+}
+
+// element is one list element's parameters.
+type element struct {
+	path   string
+	params map[string]string
+}
+
+// elementParams reads a list element as Argo CD's fasttemplate mode does:
+// each key a parameter, and each key of "values" a "values.key" one.
+func elementParams(d *doc, p string, e any) (map[string]string, bool) {
+	m, ok := e.(map[string]any)
+	if !ok {
+		d.fail(p, ErrInvalid, "must be a mapping, not %s", typeName(e))
+		return nil, false
+	}
+	params := map[string]string{}
+	good := true
+	put := func(name, path string, v any) {
+		s, ok := scalarString(v)
+		if !ok {
+			d.fail(path, ErrInvalid, "must be a string, not %s", typeName(v))
+			good = false
+			return
+		}
+		if _, isStr := v.(string); !isStr {
+			d.warn(path, "%s: Argo CD takes only strings as list element values; converge uses %q", typeName(v), s)
+		}
+		params[name] = s
+	}
+	for _, k := range sortedKeys(m) {
+		if k != "values" {
+			put(k, joinPath(p, k), m[k])
+			continue
+		}
+		vm, ok := m[k].(map[string]any)
+		if !ok {
+			d.fail(joinPath(p, k), ErrInvalid, "must be a mapping, not %s", typeName(m[k]))
+			good = false
+			continue
+		}
+		for _, vk := range sortedKeys(vm) {
+			put("values."+vk, joinPath(joinPath(p, k), vk), vm[vk])
+		}
+	}
+	return params, good
+}
+
+func scalarString(v any) (string, bool) {
+	switch v := v.(type) {
+	case string:
+		return v, true
+	case bool:
+		return strconv.FormatBool(v), true
+	case int64:
+		return strconv.FormatInt(v, 10), true
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64), true
+	}
+	return "", false
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// expandElement substitutes an element's parameters into the template and
+// loads the Application it gives.
+func (l *loader) expandElement(set *doc, tmpl map[string]any, namespace string, e element) {
+	x := &expansion{l: l, d: set, params: e.params, elem: e.path}
+	out, _ := x.value(tmpl, "spec.template").(map[string]any)
+	if x.failed {
+		return
+	}
+	app := map[string]any{"apiVersion": APIVersion, "kind": "Application", "metadata": out["metadata"], "spec": out["spec"]}
+	name := "?"
+	if md, ok := out["metadata"].(map[string]any); ok {
+		if s, ok := md["name"].(string); ok {
+			name = short(s)
+		}
+	}
+	d := newDoc(fmt.Sprintf("%s: %s (Application %s)", set.object, e.path, name))
+	d.template = true
+	l.application(d, d.root(app, "spec.template"), namespace)
+	d.finish()
+	l.errs = append(l.errs, d.errs...)
+	// One warning per field of the template, not one per element.
+	for _, w := range d.warnings {
+		w.Object = set.object
+		l.warn(w)
+	}
+}
+
+// expansion substitutes parameters into a template, within the loader's
+// byte budget.
+type expansion struct {
+	l      *loader
+	d      *doc
+	params map[string]string
+	elem   string // the element, for errors
+	failed bool
+}
+
+func (x *expansion) spend(n int) bool {
+	if x.failed {
+		return false
+	}
+	x.l.budget -= int64(n)
+	if x.l.budget < 0 {
+		x.d.fail("spec.template", ErrInvalid, "the ApplicationSet expands beyond %d bytes (element %s)", budgetOf(x.l.opts), x.elem)
+		x.l.budget = math.MinInt64 / 2
+		x.failed = true
+		return false
+	}
+	return true
+}
+
+func (x *expansion) value(v any, p string) any {
+	if !x.spend(16) {
+		return nil
+	}
+	switch v := v.(type) {
+	case string:
+		return x.text(v, p)
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for _, k := range sortedKeys(v) {
+			nk := x.text(k, joinPath(p, k))
+			if _, dup := out[nk]; dup {
+				x.d.fail(joinPath(p, k), ErrInvalid, "two keys are %q after substitution (element %s)", short(nk), x.elem)
+				x.failed = true
+			}
+			out[nk] = x.value(v[k], joinPath(p, k))
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = x.value(e, fmt.Sprintf("%s[%d]", p, i))
+		}
+		return out
+	}
+	return v
+}
+
+// text replaces {{name}} by the parameter name, as fasttemplate does in
+// Argo CD: spaces around the name are trimmed, and a name that is no
+// parameter stays as it is.
+func (x *expansion) text(s, p string) string {
+	if !strings.Contains(s, "{{") {
+		return s
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(s, "{{")
+		if i < 0 {
+			b.WriteString(s)
+			break
+		}
+		b.WriteString(s[:i])
+		rest := s[i+2:]
+		j := strings.Index(rest, "}}")
+		if j < 0 {
+			x.d.fail(p, ErrInvalid, "a {{ without }} (element %s)", x.elem)
+			x.failed = true
+			return ""
+		}
+		tag := rest[:j]
+		if v, ok := x.params[strings.TrimSpace(tag)]; ok && strings.TrimSpace(tag) != "" {
+			if !x.spend(len(v)) {
+				return ""
+			}
+			b.WriteString(v)
+		} else {
+			x.d.warn(p, "{{%s}} is no parameter of the element; kept as it is, as Argo CD does", short(tag))
+			b.WriteString("{{" + tag + "}}")
+		}
+		s = rest[j+2:]
+	}
+	if !x.spend(b.Len()) {
+		return ""
+	}
+	return b.String()
+}
