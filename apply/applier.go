@@ -26,7 +26,7 @@ import (
 // Owner names the unit being reconciled (an application, an environment).
 // Its name goes into a label on every applied object, so it must be a valid
 // label value and a valid object name segment: lower-case letters, digits
-// and '-', at most 63 characters.
+// and '-', at most 54 characters (the inventory's name adds a prefix).
 type Owner struct {
 	Name string
 	// Namespace is the namespace of the unit, when it has one (the
@@ -231,7 +231,7 @@ func (a *Applier) prepare(ctx context.Context, set *object.Set, opts Options) (*
 		if _, known := scopes[gvk]; known {
 			continue
 		}
-		namespaced, err := a.namespaced(gvk, crds)
+		namespaced, err := a.namespaced(ctx, gvk, crds)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s: %v", ErrRefused, object.IDOf(obj), err)
 		}
@@ -378,8 +378,8 @@ func withOwnMetadata(obj *unstructured.Unstructured) *unstructured.Unstructured 
 
 // namespaced says whether a kind is namespaced, from the API server or,
 // for a kind whose CRD is in the set and not yet installed, from the CRD.
-func (a *Applier) namespaced(gvk schema.GroupVersionKind, crds map[schema.GroupKind]bool) (bool, error) {
-	m, err := a.client.RESTMapping(gvk)
+func (a *Applier) namespaced(ctx context.Context, gvk schema.GroupVersionKind, crds map[schema.GroupKind]bool) (bool, error) {
+	m, err := a.client.RESTMapping(ctx, gvk)
 	if err == nil {
 		return m.Scope.Name() == meta.RESTScopeNameNamespace, nil
 	}

@@ -453,7 +453,7 @@ func TestConflictsForcedByDefaultOrReported(t *testing.T) {
 	// Another manager applies the same field with force: now it owns it.
 	other := configMap("a", map[string]string{"k": "other"})
 	other.SetNamespace(f.ns)
-	ri, _, err := f.client.ResourceFor(other)
+	ri, _, err := f.client.ResourceFor(context.Background(), other)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -714,6 +714,9 @@ func TestUnknownFieldsAreRefused(t *testing.T) {
 	res, err := f.applier.Apply(f.ctx, setOf(t, typo, deploy, configMap("fine", nil)), f.options())
 	if err == nil {
 		t.Fatalf("unknown fields were accepted:\n%s", describe(res))
+	}
+	if res == nil || len(res.Objects) != 3 {
+		t.Fatalf("want a result for each of the 3 objects, got:\n%s", describe(res))
 	}
 	for _, o := range res.Objects {
 		want := map[string]string{"typo": "dataa", "web": "imagePullPolcy"}[o.ID.Name]

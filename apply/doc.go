@@ -8,7 +8,13 @@
 //	a, err := apply.New(client, apply.Owner{Name: "shop-prod", Namespace: "platform"})
 //	defer a.Close()
 //	res, err := a.Apply(ctx, set, apply.DefaultOptions())
-//	fmt.Println(res) // "2 configured, 118 unchanged, 1 pruned"
+//	fmt.Println(res) // "2 created" the first time; "2 unchanged", and no request, the next
+//
+// [Applier.Plan] answers the same question without writing anything.
+//
+// An [Owner]'s Name is a DNS label (lower-case letters, digits and '-') of
+// at most 54 characters; New refuses any other. It is a label on every
+// object the owner applies, and its inventory is "converge-<name>".
 //
 // # Order
 //
@@ -25,19 +31,28 @@
 //
 // Live objects are read from a watch-backed cache (cluster.Cache) and
 // compared with a diff.Differ: an object that has not drifted costs no
-// request and no write. By default the Applier's cache holds only objects
-// with the owner's labels; an object without them must be written anyway
-// (to add the labels), so a create is one request. The inventory is a
-// ConfigMap written only when the set of IDs changes.
+// request and no write. The cache holds every object that carries any
+// owner's label, and every Namespace ([CacheOptions]); an object without
+// the labels must be written anyway (to add them), so a create is one
+// request. By default each Applier starts its own cache; [WithCache]
+// shares one per cluster among every Applier on it. The inventory is a
+// ConfigMap ("converge-<owner>" in the owner's namespace, "default" when
+// it has none) written only when the set of IDs changes.
 //
 // # Hooks
 //
 // Objects annotated converge.dev/hook (or Argo CD's argocd.argoproj.io/hook,
-// or Helm's helm.sh/hook) run at their phase: PreSync before the set,
-// Sync after it, PostSync once it is applied (and healthy, with
-// Options.Wait), SyncFail when something failed. Helm's pre-install and
-// pre-upgrade hooks are PreSync, post-install and post-upgrade PostSync;
-// its delete, rollback and test hooks, and Argo's Skip, are not applied.
+// or Helm's helm.sh/hook) run at their phase: PreSync after the first
+// stage (so that they find their namespaces and kinds) and before the
+// rest, Sync in the wave order of the rest (each wave's Sync hooks after
+// its ordinary objects), PostSync once the set is applied (and healthy,
+// with Options.Wait), SyncFail when something failed. Hooks run only when
+// the call changes something (an object to create, update or prune), so
+// an in-sync set does not rerun a migration Job on every reconcile;
+// Options.ForceHooks runs them anyway, as a sync a person asked for does.
+// Helm's pre-install and pre-upgrade hooks are PreSync, post-install and
+// post-upgrade PostSync; its delete, rollback and test hooks, and Argo's
+// Skip, are not applied.
 // A hook is applied, waited for until healthy (a Job complete), and
 // deleted by its delete policy (BeforeHookCreation by default). Hooks need
 // a name: generateName is not supported. Hooks are not part of the
@@ -47,10 +62,17 @@
 //
 // Prune deletes an object only when all of these hold: it is in the
 // owner's previous inventory, it is not in the new set, the live object
-// still carries the owner's labels, and it is not annotated to be kept
+// still carries the owner's labels, it is not annotated to be kept
 // (converge.dev/prune: disabled, Flux's kustomize.toolkit.fluxcd.io/prune:
-// disabled, Argo CD's sync option Prune=false). It runs only when every
-// apply of the call succeeded, and never on an empty set unless
+// disabled, Argo CD's sync option Prune=false), no other owner shares it
+// (converge.dev/co-owners: this owner only takes itself off the list), and
+// it was last applied from the owner's [Owner].Source (otherwise the whole
+// prune is refused and deletes nothing, unless Options.PruneOtherSources).
+// A Namespace is kept, and let go of, while the set or another owner still
+// has objects in it; a Namespace converge created on request
+// (Options.CreateNamespace) is in no inventory and is deleted only with
+// Options.PruneCreatedNamespace. Prune runs only when every apply of the
+// call succeeded, and never on an empty set unless
 // Options.AllowEmptyPrune. It deletes in reverse order (custom resources
 // and ordinary objects first, then cluster RBAC, CRDs, and Namespaces
 // last) with a UID precondition, and waits for each object to be gone.
@@ -67,6 +89,14 @@
 //
 // Unknown values of these annotations refuse the whole set before anything
 // is written, so a typo never changes what is applied.
+//
+// # Owners
+//
+// An object whose owner labels name another owner is refused with an
+// [*OwnerError], and not written (Options.Sharing [RefuseShared], the
+// default). With [AllowShared] it is applied and the owner recorded among its co-owners
+// (converge.dev/co-owners), and a prune never deletes it while another
+// owner holds it.
 //
 // # Conflicts
 //

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -16,11 +18,13 @@ import (
 // the second finds nothing to do and sends no request.
 func ExampleApplier_Apply() {
 	ctx := context.Background()
-	c, err := cluster.New(env.Config) // any *rest.Config
+	// The owner's namespace, where its inventory is kept.
+	_ = env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "platform"}})
+	client, err := cluster.New(env.Config) // any *rest.Config
 	if err != nil {
 		panic(err)
 	}
-	a, err := apply.New(c, apply.Owner{Name: "shop", Namespace: "default"})
+	a, err := apply.New(client, apply.Owner{Name: "shop-prod", Namespace: "platform"})
 	if err != nil {
 		panic(err)
 	}
@@ -37,18 +41,25 @@ func ExampleApplier_Apply() {
 			panic(err)
 		}
 	}
-	opts := apply.DefaultOptions()
-	for range 2 {
-		before := c.Requests()
-		res, err := a.Apply(ctx, set, opts)
-		if err != nil {
-			panic(err)
-		}
-		fmt.Printf("%s; %d writes\n", res, c.Requests().Sub(before).Writes())
+	res, err := a.Apply(ctx, set, apply.DefaultOptions())
+	if err != nil {
+		panic(err)
 	}
+	fmt.Println(res) // "2 created" the first time; "2 unchanged", and no request, the next
+	fmt.Println(client.Requests().Writes(), "writes")
+
+	before := client.Requests()
+	res, err = a.Apply(ctx, set, apply.DefaultOptions())
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(res)
+	fmt.Println(client.Requests().Sub(before).Total(), "requests")
 	// Output:
-	// 2 created; 3 writes
-	// 2 unchanged; 0 writes
+	// 2 created
+	// 3 writes
+	// 2 unchanged
+	// 0 requests
 }
 
 // A TenantPolicy refuses a set before anything is written.

@@ -67,7 +67,7 @@ func (r *run) hookWave(ctx context.Context, phase Phase, wave []*item) bool {
 		}
 		results[i].Action = Created
 		uids[i] = applied.GetUID()
-		if err := r.a.differ.Record(it.obj, applied); err != nil {
+		if err := r.a.differ.Record(ctx, it.obj, applied); err != nil {
 			r.a.log.V(1).Info("no receipt", "object", it.id.String(), "reason", err.Error())
 		}
 		ids = append(ids, it.id)

@@ -212,7 +212,7 @@ func (i *ClusterInventory) Store(ctx context.Context, ids []object.ID) error {
 		obj.SetResourceVersion(i.rv)
 	}
 	i.mu.Unlock()
-	ri, _, err := i.client.ResourceFor(obj)
+	ri, _, err := i.client.ResourceFor(ctx, obj)
 	if err != nil {
 		return fmt.Errorf("inventory %s: %w", i, err)
 	}
@@ -234,7 +234,7 @@ func (i *ClusterInventory) Remove(ctx context.Context) error {
 	probe := &unstructured.Unstructured{}
 	probe.SetGroupVersionKind(i.gvk)
 	probe.SetNamespace(i.namespace)
-	ri, _, err := i.client.ResourceFor(probe)
+	ri, _, err := i.client.ResourceFor(ctx, probe)
 	if err != nil {
 		return fmt.Errorf("inventory %s: %w", i, err)
 	}

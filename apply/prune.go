@@ -178,7 +178,7 @@ func (r *run) inspect(ctx context.Context, id object.ID, onRequest bool, setName
 		return c
 	}
 
-	m, err := r.a.client.RESTMapping(schema.GroupVersionKind{Group: id.Group, Kind: id.Kind})
+	m, err := r.a.client.RESTMapping(ctx, schema.GroupVersionKind{Group: id.Group, Kind: id.Kind})
 	if meta.IsNoMatchError(err) {
 		c.res.Action, c.res.Reason = Pruned, "already gone (its kind is no longer served)"
 		return c
@@ -327,7 +327,7 @@ func (r *run) release(ctx context.Context, c *candidate) {
 }
 
 func (r *run) patchMetadata(ctx context.Context, c *candidate, body []byte) error {
-	ri, _, err := r.a.client.ResourceFor(c.live)
+	ri, _, err := r.a.client.ResourceFor(ctx, c.live)
 	if err != nil {
 		return err
 	}

@@ -112,7 +112,7 @@ func (r *run) applyItem(ctx context.Context, it *item, phase Phase) (or ObjectRe
 	default:
 		return fail(err)
 	}
-	if err := r.a.differ.Record(obj, applied); err != nil {
+	if err := r.a.differ.Record(ctx, obj, applied); err != nil {
 		r.a.log.V(1).Info("no receipt", "object", it.id.String(), "reason", err.Error())
 	}
 	return or
@@ -132,7 +132,7 @@ func (r *run) respectIgnored(ctx context.Context, obj *unstructured.Unstructured
 	if err != nil {
 		return nil, fmt.Errorf("read the fields other managers own: %w", err)
 	}
-	return r.a.differ.StripIgnored(obj, full)
+	return r.a.differ.StripIgnored(ctx, obj, full)
 }
 
 // ownedVersion returns the version of a prepared object to apply over
@@ -190,7 +190,7 @@ func (a *Applier) live(ctx context.Context, obj *unstructured.Unstructured, must
 
 // write sends one server-side apply.
 func (r *run) write(ctx context.Context, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
-	ri, _, err := r.a.client.ResourceFor(obj)
+	ri, _, err := r.a.client.ResourceFor(ctx, obj)
 	if err != nil {
 		return nil, err
 	}
@@ -233,7 +233,7 @@ func (r *run) recreate(ctx context.Context, obj *unstructured.Unstructured) (*un
 // deleteAndWait deletes an object (only the one with uid, when given) and
 // waits until the API server no longer has it.
 func (r *run) deleteAndWait(ctx context.Context, id object.ID, obj *unstructured.Unstructured, uid types.UID, policy metav1.DeletionPropagation, timeout time.Duration) error {
-	ri, _, err := r.a.client.ResourceFor(obj)
+	ri, _, err := r.a.client.ResourceFor(ctx, obj)
 	if err != nil {
 		return err
 	}
@@ -297,7 +297,7 @@ func (r *run) takeOver(ctx context.Context, cached *unstructured.Unstructured) (
 		r.a.markTookOver(uid)
 		return live, nil
 	}
-	ri, _, err := r.a.client.ResourceFor(live)
+	ri, _, err := r.a.client.ResourceFor(ctx, live)
 	if err != nil {
 		return nil, err
 	}

@@ -87,14 +87,14 @@ func runApply(ctx context.Context, h *harness) ([]result, error) {
 	// warm before the first apply.
 	kinds := kindsOf(applyObjects("warm", 4))
 	for _, gvk := range kinds {
-		if _, err := c.RESTMapping(gvk); err != nil {
+		if _, err := c.RESTMapping(ctx, gvk); err != nil {
 			return nil, err
 		}
 		if _, err := ctrl.RESTMapper().RESTMapping(gvk.GroupKind(), gvk.Version); err != nil {
 			return nil, fmt.Errorf("flux: %w", err)
 		}
 		if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
-			_, err := c.TypeConverter(gvk) // a new CRD's schema is published shortly after it is Established
+			_, err := c.TypeConverter(ctx, gvk) // a new CRD's schema is published shortly after it is Established
 			return err == nil, nil
 		}); err != nil {
 			return nil, fmt.Errorf("schema of %s: %w", gvk, err)
@@ -408,7 +408,7 @@ func fluxRounds(ctx context.Context, setup client.Client, other, fluxClient *clu
 // doubled the server's CPU per object created, for both tools alike.
 func emptyNamespace(ctx context.Context, c *cluster.Client, ns string, kinds []schema.GroupVersionKind) error {
 	for _, gvk := range kinds {
-		m, err := c.RESTMapping(gvk)
+		m, err := c.RESTMapping(ctx, gvk)
 		if err != nil {
 			return err
 		}

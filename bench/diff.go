@@ -60,7 +60,7 @@ func runDiff(ctx context.Context, h *harness) ([]result, error) {
 		if err != nil {
 			return err
 		}
-		if err := d.Record(o, applied); err != nil {
+		if err := d.Record(ctx, o, applied); err != nil {
 			return err
 		}
 		_, err = applyObject(ctx, c, o, fluxManager)
@@ -83,7 +83,7 @@ func runDiff(ctx context.Context, h *harness) ([]result, error) {
 	// without it the first local merge of each group-version pays one
 	// OpenAPI request.
 	for _, gvk := range kindsOf(objs) {
-		if _, err := c.TypeConverter(gvk); err != nil {
+		if _, err := c.TypeConverter(ctx, gvk); err != nil {
 			return nil, err
 		}
 	}
@@ -249,7 +249,7 @@ func kindsOf(objs []*unstructured.Unstructured) []schema.GroupVersionKind {
 }
 
 func applyObject(ctx context.Context, c *cluster.Client, o *unstructured.Unstructured, manager string) (*unstructured.Unstructured, error) {
-	ri, _, err := c.ResourceFor(o)
+	ri, _, err := c.ResourceFor(ctx, o)
 	if err != nil {
 		return nil, err
 	}
@@ -258,7 +258,7 @@ func applyObject(ctx context.Context, c *cluster.Client, o *unstructured.Unstruc
 
 // editOwned changes, as kubectl edit would, a label both appliers own.
 func editOwned(ctx context.Context, c *cluster.Client, o *unstructured.Unstructured) (*unstructured.Unstructured, error) {
-	ri, _, err := c.ResourceFor(o)
+	ri, _, err := c.ResourceFor(ctx, o)
 	if err != nil {
 		return nil, err
 	}

@@ -138,7 +138,7 @@ func (c *Cache) selectorFor(gk schema.GroupKind) labels.Selector {
 // the namespaces or the selector) it reads the API server when direct is
 // set, and reports NotFound otherwise.
 func (c *Cache) get(ctx context.Context, gvk schema.GroupVersionKind, namespace, name string, direct bool) (*unstructured.Unstructured, error) {
-	m, err := c.client.RESTMapping(gvk)
+	m, err := c.client.RESTMapping(ctx, gvk)
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +182,7 @@ func (c *Cache) get(ctx context.Context, gvk schema.GroupVersionKind, namespace,
 // covers and waits until they are synced, so later reads cost nothing.
 func (c *Cache) Prime(ctx context.Context, gvks ...schema.GroupVersionKind) error {
 	for _, gvk := range gvks {
-		m, err := c.client.RESTMapping(gvk)
+		m, err := c.client.RESTMapping(ctx, gvk)
 		if err != nil {
 			return err
 		}
@@ -279,7 +279,7 @@ func (c *Cache) start(ctx context.Context, key informerKey) (*informer, error) {
 // namespaces the cache covers, starting the watch if needed. It returns a
 // function that removes the handler.
 func (c *Cache) AddEventHandler(ctx context.Context, gvk schema.GroupVersionKind, namespace string, h toolscache.ResourceEventHandler) (remove func(), err error) {
-	m, err := c.client.RESTMapping(gvk)
+	m, err := c.client.RESTMapping(ctx, gvk)
 	if err != nil {
 		return nil, err
 	}

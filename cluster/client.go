@@ -112,15 +112,20 @@ func (c *Client) Requests() Requests { return c.counter.snapshot() }
 
 // RESTMapping maps a kind to its resource. A kind the cached discovery does
 // not know (a CRD created since) refreshes discovery once before failing.
-func (c *Client) RESTMapping(gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
+// A remembered mapping costs nothing; a miss asks the API server, for as
+// long as ctx allows.
+func (c *Client) RESTMapping(ctx context.Context, gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
 	if m, ok := c.mappings.Load(gvk); ok {
 		return m.(*meta.RESTMapping), nil
 	}
-	m, err := c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-	if meta.IsNoMatchError(err) {
-		c.Invalidate()
-		m, err = c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-	}
+	m, err := within(ctx, func() (*meta.RESTMapping, error) {
+		m, err := c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if meta.IsNoMatchError(err) {
+			c.Invalidate()
+			m, err = c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		}
+		return m, err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("map %s: %w", gvk, err)
 	}
@@ -137,8 +142,8 @@ func (c *Client) Invalidate() {
 }
 
 // ResourceFor returns the dynamic client for obj's kind and namespace.
-func (c *Client) ResourceFor(obj *unstructured.Unstructured) (dynamic.ResourceInterface, *meta.RESTMapping, error) {
-	m, err := c.RESTMapping(obj.GroupVersionKind())
+func (c *Client) ResourceFor(ctx context.Context, obj *unstructured.Unstructured) (dynamic.ResourceInterface, *meta.RESTMapping, error) {
+	m, err := c.RESTMapping(ctx, obj.GroupVersionKind())
 	if err != nil {
 		return nil, nil, err
 	}
@@ -157,7 +162,7 @@ func (c *Client) Get(ctx context.Context, gvk schema.GroupVersionKind, namespace
 	probe := &unstructured.Unstructured{}
 	probe.SetGroupVersionKind(gvk)
 	probe.SetNamespace(namespace)
-	ri, _, err := c.ResourceFor(probe)
+	ri, _, err := c.ResourceFor(ctx, probe)
 	if err != nil {
 		return nil, err
 	}
@@ -174,7 +179,7 @@ func (c *Client) DryRunApply(ctx context.Context, obj *unstructured.Unstructured
 	if obj.GetName() == "" {
 		return nil, ErrNoName
 	}
-	ri, _, err := c.ResourceFor(obj)
+	ri, _, err := c.ResourceFor(ctx, obj)
 	if err != nil {
 		return nil, err
 	}
@@ -202,5 +207,32 @@ type warningLogger struct{ log logr.Logger }
 func (w warningLogger) HandleWarningHeaderWithContext(_ context.Context, code int, _ string, text string) {
 	if code == 299 && text != "" {
 		w.log.Info("API server warning", "warning", text)
+	}
+}
+
+// within runs fn and returns its result, or ctx's error as soon as ctx is
+// done: client-go's discovery takes no context, so a caller must be able
+// to stop waiting for it. fn then finishes on its own, bounded by the
+// client's timeouts, and its result is dropped.
+func within[T any](ctx context.Context, fn func() (T, error)) (T, error) {
+	if err := ctx.Err(); err != nil {
+		var zero T
+		return zero, err
+	}
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := fn()
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
 	}
 }

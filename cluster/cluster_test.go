@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 
@@ -41,7 +42,7 @@ func configMap(ns, name, value string) *unstructured.Unstructured {
 
 func apply(t *testing.T, c *cluster.Client, obj *unstructured.Unstructured) *unstructured.Unstructured {
 	t.Helper()
-	ri, _, err := c.ResourceFor(obj)
+	ri, _, err := c.ResourceFor(context.Background(), obj)
 	require.NoError(t, err)
 	out, err := ri.Apply(context.Background(), obj.GetName(), obj, metav1.ApplyOptions{FieldManager: object.FieldManager, Force: true})
 	require.NoError(t, err)
@@ -100,6 +101,12 @@ func TestCacheWithSelector(t *testing.T) {
 	require.NoError(t, err)
 	owned := configMap(ns, "owned", "v1")
 	apply(t, c, owned)
+	// Another manager writes a field too: the transform must drop its
+	// entry and keep converge's.
+	ri, _, err := c.ResourceFor(ctx, owned)
+	require.NoError(t, err)
+	_, err = ri.Patch(ctx, "owned", types.MergePatchType, []byte(`{"data":{"edited":"by hand"}}`), metav1.PatchOptions{FieldManager: "kubectl-edit"})
+	require.NoError(t, err)
 	unowned := configMap(ns, "unowned", "v1")
 	unowned.SetLabels(nil)
 	apply(t, c, unowned)
@@ -113,9 +120,9 @@ func TestCacheWithSelector(t *testing.T) {
 	got, err := cache.Get(ctx, gvkConfigMap, ns, "owned")
 	require.NoError(t, err)
 	assert.Zero(t, c.Requests().Sub(before).Total())
-	for _, e := range got.GetManagedFields() {
-		assert.Equal(t, object.FieldManager, e.Manager, "the transform trims other managers")
-	}
+	require.Len(t, got.GetManagedFields(), 1, "the transform keeps converge's entry alone")
+	assert.Equal(t, object.FieldManager, got.GetManagedFields()[0].Manager, "the transform trims other managers")
+	assert.Equal(t, "by hand", got.Object["data"].(map[string]any)["edited"], "it trims bookkeeping, not fields")
 	got, err = cache.Get(ctx, gvkConfigMap, ns, "unowned")
 	require.NoError(t, err)
 	assert.Equal(t, "unowned", got.GetName())
@@ -128,9 +135,9 @@ func TestMapperRefreshesForNewCRD(t *testing.T) {
 	c, err := cluster.New(env.Config)
 	require.NoError(t, err)
 	gvk := schema.GroupVersionKind{Group: "late.example.com", Version: "v1", Kind: "Gadget"}
-	_, err = c.RESTMapping(schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"})
+	_, err = c.RESTMapping(context.Background(), schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"})
 	require.NoError(t, err, "discovery is now cached")
-	_, err = c.RESTMapping(gvk)
+	_, err = c.RESTMapping(context.Background(), gvk)
 	require.Error(t, err)
 
 	crd := &unstructured.Unstructured{Object: map[string]any{
@@ -145,7 +152,7 @@ func TestMapperRefreshesForNewCRD(t *testing.T) {
 	}}
 	apply(t, c, crd)
 	require.NoError(t, wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
-		m, err := c.RESTMapping(gvk)
+		m, err := c.RESTMapping(context.Background(), gvk)
 		return err == nil && m.Resource.Resource == "gadgets", nil
 	}))
 }

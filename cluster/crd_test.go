@@ -54,7 +54,7 @@ func TestSchemaFollowsCRDChanges(t *testing.T) {
 		}}
 	}
 	accepts := func(field string) bool {
-		tc, err := c.TypeConverter(gvk)
+		tc, err := c.TypeConverter(ctx, gvk)
 		if err != nil {
 			return false
 		}

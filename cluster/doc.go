@@ -7,8 +7,17 @@
 //	c, err := cluster.New(restConfig)
 //	cache := cluster.NewCache(c, cluster.CacheOptions{Namespaces: []string{"shop"}})
 //	defer cache.Stop()
-//	live, err := cache.Get(ctx, id) // starts a watch for the kind on first use
-//	fmt.Println(c.Requests())       // e.g. list=1 watch=1 get=0
+//	gvk := schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}
+//	live, err := cache.Get(ctx, gvk, "shop", "api") // starts a watch for the kind on first use
+//	fmt.Println(c.Requests())                       // list=2 watch=2: discovery, then the ConfigMaps' watch and the CRDs'
+//	live, err = cache.Get(ctx, gvk, "shop", "api")  // from memory: no request
+//	obj, found, err := cache.View().Get(ctx, object.ID{Kind: "ConfigMap", Namespace: "shop", Name: "api"})
+//
+// Every method that may send a request takes a context first, RESTMapping,
+// ResourceFor and TypeConverter included. The Cache also watches
+// CustomResourceDefinitions (unless [CacheOptions].IgnoreCRDChanges), so
+// that a CRD added or changed refreshes the REST mapper and the schemas,
+// and [Cache.CRD] answers from memory.
 //
 // The Cache's watches ask the API server not to gzip their streams
 // ([WithCompressedWatches] turns it back on): the server compresses a watch

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -34,8 +35,8 @@ func (s *schemaCache) invalidate() {
 
 // TypeConverter returns a converter that knows gvk's schema, for
 // structured-merge-diff comparisons. Safe for concurrent use.
-func (c *Client) TypeConverter(gvk schema.GroupVersionKind) (managedfields.TypeConverter, error) {
-	return c.schemas.get(gvk.GroupVersion())
+func (c *Client) TypeConverter(ctx context.Context, gvk schema.GroupVersionKind) (managedfields.TypeConverter, error) {
+	return within(ctx, func() (managedfields.TypeConverter, error) { return c.schemas.get(gvk.GroupVersion()) })
 }
 
 func (s *schemaCache) get(gv schema.GroupVersion) (managedfields.TypeConverter, error) {

@@ -26,7 +26,7 @@ func (c *Cache) View() View { return View{cache: c} }
 // Get returns the object id names, or found false when the cache does not
 // hold it. The object is the cache's own: do not modify it.
 func (v View) Get(ctx context.Context, id object.ID) (*unstructured.Unstructured, bool, error) {
-	gvk, err := v.preferred(id)
+	gvk, err := v.preferred(ctx, id)
 	if err != nil {
 		return nil, false, err
 	}
@@ -51,7 +51,7 @@ func (v View) Watch(ctx context.Context, ids []object.ID, notify func(object.ID)
 	seen := map[target]bool{}
 	var targets []target
 	for _, id := range ids {
-		gvk, err := v.preferred(id)
+		gvk, err := v.preferred(ctx, id)
 		if err != nil {
 			return err
 		}
@@ -113,8 +113,8 @@ func (v View) Watch(ctx context.Context, ids []object.ID, notify func(object.ID)
 }
 
 // preferred maps an ID's kind to the group's preferred version.
-func (v View) preferred(id object.ID) (schema.GroupVersionKind, error) {
-	m, err := v.cache.client.RESTMapping(schema.GroupVersionKind{Group: id.Group, Kind: id.Kind})
+func (v View) preferred(ctx context.Context, id object.ID) (schema.GroupVersionKind, error) {
+	m, err := v.cache.client.RESTMapping(ctx, schema.GroupVersionKind{Group: id.Group, Kind: id.Kind})
 	if err != nil {
 		return schema.GroupVersionKind{}, err
 	}

@@ -116,7 +116,7 @@ func applyNew(ctx context.Context, t *testing.T, c *cluster.Client, obj *unstruc
 	var out *unstructured.Unstructured
 	var last error
 	err := wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(ctx context.Context) (bool, error) {
-		ri, _, err := c.ResourceFor(obj)
+		ri, _, err := c.ResourceFor(ctx, obj)
 		if err == nil {
 			out, err = ri.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: object.FieldManager, Force: true})
 		}

@@ -17,10 +17,10 @@ import (
 // no schema at all: the Differ keeps one field manager per kind.
 func TestFieldManagerCacheIsBounded(t *testing.T) {
 	cases := map[string]Schemas{
-		"a new converter on every pass": SchemasFunc(func(schema.GroupVersionKind) (managedfields.TypeConverter, error) {
+		"a new converter on every pass": SchemasFunc(func(context.Context, schema.GroupVersionKind) (managedfields.TypeConverter, error) {
 			return builtinConverter(t), nil
 		}),
-		"no schema (deduced types)": SchemasFunc(func(schema.GroupVersionKind) (managedfields.TypeConverter, error) {
+		"no schema (deduced types)": SchemasFunc(func(context.Context, schema.GroupVersionKind) (managedfields.TypeConverter, error) {
 			return nil, errors.New("no schema")
 		}),
 	}

@@ -1,6 +1,7 @@
 package diff
 
 import (
+	"context"
 	"fmt"
 	"reflect"
 	"slices"
@@ -14,8 +15,8 @@ import (
 
 // local merges desired into live with the API server's field manager and
 // compares the result with live.
-func (d *Differ) local(id object.ID, desired, live *unstructured.Unstructured) (*Result, error) {
-	fm, err := d.fieldManager(desired.GroupVersionKind())
+func (d *Differ) local(ctx context.Context, id object.ID, desired, live *unstructured.Unstructured) (*Result, error) {
+	fm, err := d.fieldManager(ctx, desired.GroupVersionKind())
 	if err != nil {
 		return nil, err
 	}

@@ -20,7 +20,9 @@ import (
 // desired dropped. The verdict stays Update but is marked uncertain, so a
 // dry-run decides instead of an apply on every pass.
 func TestFieldsOnlyLiveHasInAtomicValuesAreUncertain(t *testing.T) {
-	schemas := SchemasFunc(func(schema.GroupVersionKind) (managedfields.TypeConverter, error) { return builtinConverter(t), nil })
+	schemas := SchemasFunc(func(context.Context, schema.GroupVersionKind) (managedfields.TypeConverter, error) {
+		return builtinConverter(t), nil
+	})
 	d, err := New(schemas)
 	require.NoError(t, err)
 	const desiredDoc = `apiVersion: apps/v1
@@ -78,7 +80,7 @@ spec:
 // converge's managedFields entry.
 func applied(t *testing.T, d *Differ, desired *unstructured.Unstructured) *unstructured.Unstructured {
 	t.Helper()
-	fm, err := d.fieldManager(desired.GroupVersionKind())
+	fm, err := d.fieldManager(context.Background(), desired.GroupVersionKind())
 	require.NoError(t, err)
 	empty := desired.DeepCopy()
 	empty.Object = map[string]any{"apiVersion": desired.GetAPIVersion(), "kind": desired.GetKind(),
@@ -93,7 +95,9 @@ func applied(t *testing.T, d *Differ, desired *unstructured.Unstructured) *unstr
 // adds: both sides lose it before the comparison, which types the
 // remaining list by its keys.
 func TestRuleRemovingListItems(t *testing.T) {
-	schemas := SchemasFunc(func(schema.GroupVersionKind) (managedfields.TypeConverter, error) { return builtinConverter(t), nil })
+	schemas := SchemasFunc(func(context.Context, schema.GroupVersionKind) (managedfields.TypeConverter, error) {
+		return builtinConverter(t), nil
+	})
 	d, err := New(schemas, WithIgnoreRules(IgnoreRule{Kind: "Deployment", Paths: []string{".spec.template.spec.containers[name=sidecar]"}}))
 	require.NoError(t, err)
 	desired := decodeYAML(t, `apiVersion: apps/v1

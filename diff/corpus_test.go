@@ -55,7 +55,7 @@ func TestCorpusCleanInFreshProcess(t *testing.T) {
 	require.NoError(t, err)
 	for _, obj := range objs {
 		applied := applyAs(t, c, obj, object.FieldManager)
-		require.NoError(t, recorder.Record(obj, applied))
+		require.NoError(t, recorder.Record(context.Background(), obj, applied))
 	}
 	for _, obj := range objs {
 		id := object.IDOf(obj)
@@ -183,7 +183,7 @@ func TestCorpusChangesAgreeWithServer(t *testing.T) {
 			base, ok := byID[tc.id]
 			require.True(t, ok, tc.id)
 			applyAs(t, c, base, object.FieldManager)
-			ri, _, err := c.ResourceFor(base)
+			ri, _, err := c.ResourceFor(ctx, base)
 			require.NoError(t, err)
 			live, err := ri.Get(ctx, base.GetName(), metav1.GetOptions{})
 			require.NoError(t, err)

@@ -16,16 +16,18 @@ import (
 )
 
 // Schemas gives the type converter for a kind, built from the API server's
-// OpenAPI schema. *cluster.Client satisfies it.
+// OpenAPI schema; ctx bounds the requests that may take. *cluster.Client
+// satisfies it.
 type Schemas interface {
-	TypeConverter(gvk schema.GroupVersionKind) (managedfields.TypeConverter, error)
+	TypeConverter(ctx context.Context, gvk schema.GroupVersionKind) (managedfields.TypeConverter, error)
 }
 
 // SchemasFunc adapts a function to [Schemas].
-type SchemasFunc func(gvk schema.GroupVersionKind) (managedfields.TypeConverter, error)
+type SchemasFunc func(ctx context.Context, gvk schema.GroupVersionKind) (managedfields.TypeConverter, error)
 
-func (f SchemasFunc) TypeConverter(gvk schema.GroupVersionKind) (managedfields.TypeConverter, error) {
-	return f(gvk)
+// TypeConverter calls f.
+func (f SchemasFunc) TypeConverter(ctx context.Context, gvk schema.GroupVersionKind) (managedfields.TypeConverter, error) {
+	return f(ctx, gvk)
 }
 
 var _ Schemas = SchemasFunc(nil)
@@ -188,7 +190,7 @@ func (d *Differ) Diff(ctx context.Context, desired, live *unstructured.Unstructu
 		d.remember(id, live, hash)
 		return &Result{ID: id, Action: Unchanged, Method: ByReceipt}, nil
 	}
-	res, err := d.local(id, desired, live)
+	res, err := d.local(ctx, id, desired, live)
 	if err != nil {
 		return nil, d.wrap(id, err)
 	}
@@ -224,7 +226,7 @@ func (d *Differ) remember(id object.ID, live *unstructured.Unstructured, hash st
 // answer against a local merge: when they differ (a mutating webhook, or
 // defaulting the local merge cannot know), later local verdicts for the
 // object are marked uncertain, so a dry-run settles them.
-func (d *Differ) Record(desired, applied *unstructured.Unstructured) error {
+func (d *Differ) Record(ctx context.Context, desired, applied *unstructured.Unstructured) error {
 	id := object.IDOf(desired)
 	hash, err := Hash(desired)
 	if err != nil {
@@ -238,7 +240,7 @@ func (d *Differ) Record(desired, applied *unstructured.Unstructured) error {
 	// which costs as much as the rest of an apply on the client.
 	res := &Result{ID: id, Action: Unchanged}
 	if !storedAsSent(desired.Object, applied.Object) {
-		if res, err = d.local(id, desired, applied); err != nil {
+		if res, err = d.local(ctx, id, desired, applied); err != nil {
 			return d.wrap(id, err)
 		}
 	}
@@ -284,7 +286,7 @@ func (d *Differ) settle(ctx context.Context, id object.ID, desired, live *unstru
 	if err != nil {
 		return nil, fmt.Errorf("dry-run apply: %w", err)
 	}
-	fm, err := d.fieldManager(desired.GroupVersionKind())
+	fm, err := d.fieldManager(ctx, desired.GroupVersionKind())
 	if err != nil {
 		return nil, err
 	}
@@ -303,8 +305,8 @@ func (d *Differ) settle(ctx context.Context, id object.ID, desired, live *unstru
 	return res, nil
 }
 
-func (d *Differ) fieldManager(gvk schema.GroupVersionKind) (*fieldManager, error) {
-	tc, err := d.schemas.TypeConverter(gvk)
+func (d *Differ) fieldManager(ctx context.Context, gvk schema.GroupVersionKind) (*fieldManager, error) {
+	tc, err := d.schemas.TypeConverter(ctx, gvk)
 	deduced := false
 	if err != nil || tc == nil {
 		tc, deduced = d.deduced, true

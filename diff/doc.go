@@ -27,9 +27,9 @@
 // object; [Differ.StripIgnored] returns the object to apply instead, without
 // the ignored fields another manager owns:
 //
-//	send, err := d.StripIgnored(desired, live)
-//	applied, err := apply(ctx, send)
-//	err = d.Record(desired, applied) // desired as rendered, for its receipt
+//	send, err := d.StripIgnored(ctx, desired, live)
+//	applied, err := apply(ctx, send) // the host's server-side apply
+//	err = d.Record(ctx, desired, applied) // desired as rendered, for its receipt
 //
 // # Secrets
 //

@@ -9,14 +9,16 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/managedfields"
 
+	"github.com/converge-dev/converge/cluster"
 	"github.com/converge-dev/converge/diff"
+	"github.com/converge-dev/converge/object"
 )
 
 // A Differ normally gets its schemas and dry-runs from a cluster.Client.
 // Here the types are deduced from the values (no list keys, no schema
 // knowledge), which is enough to show the shape of a result.
 func ExampleDiffer_Diff() {
-	deduced := diff.SchemasFunc(func(schema.GroupVersionKind) (managedfields.TypeConverter, error) {
+	deduced := diff.SchemasFunc(func(context.Context, schema.GroupVersionKind) (managedfields.TypeConverter, error) {
 		return managedfields.NewDeducedTypeConverter(), nil
 	})
 	d, err := diff.New(deduced)
@@ -95,7 +97,7 @@ func ExampleDiffer_StripIgnored() {
 		APIVersion: "apps/v1", FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(`{"f:spec":{"f:replicas":{}}}`),
 	}})
 	for _, l := range []*unstructured.Unstructured{nil, live} {
-		send, err := d.StripIgnored(desired, l)
+		send, err := d.StripIgnored(context.Background(), desired, l)
 		if err != nil {
 			fmt.Println(err)
 			return
@@ -105,4 +107,91 @@ func ExampleDiffer_StripIgnored() {
 	// Output:
 	// map[minReadySeconds:5 replicas:2]
 	// map[minReadySeconds:5]
+}
+
+// A Differ on a cluster's schemas and dry-run, as the package overview
+// builds it: a changed Secret is an Update whose diff masks the values;
+// once applied and recorded, the same desired object is Unchanged by its
+// receipt, without a request.
+func ExampleNew() {
+	env, err := plane.Start() // a real API server: the host brings its own rest.Config
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ctx := context.Background()
+	client, err := cluster.New(env.Config)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	// The host's apply: server-side, as converge's field manager.
+	apply := func(ctx context.Context, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+		secrets := client.Dynamic().Resource(schema.GroupVersionResource{Version: "v1", Resource: "secrets"})
+		return secrets.Namespace(obj.GetNamespace()).Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: object.FieldManager, Force: true})
+	}
+	secret := func(password string) *unstructured.Unstructured {
+		return &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "v1", "kind": "Secret",
+			"metadata":   map[string]any{"name": "example-db", "namespace": "default"},
+			"stringData": map[string]any{"password": password, "user": "app"},
+		}}
+	}
+	live, err := apply(ctx, secret("hunter2")) // what a watch cache would hold
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	desired := secret("hunter3")
+
+	d, err := diff.New(client, diff.WithDryRun(client))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	res, err := d.Diff(ctx, desired, live) // live from a watch cache, or nil
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	switch res.Action {
+	case diff.Create, diff.Update:
+		fmt.Print(res.Diff) // unified YAML diff, Secret values masked
+	case diff.Unchanged:
+	}
+
+	send, err := d.StripIgnored(ctx, desired, live)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	applied, err := apply(ctx, send)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	err = d.Record(ctx, desired, applied) // desired as rendered, for its receipt
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	before := client.Requests()
+	res, err = d.Diff(ctx, desired, applied)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(res.Action, "by", res.Method, "with", client.Requests().Sub(before).Total(), "requests")
+	// Output:
+	// --- live/Secret/default/example-db
+	// +++ desired/Secret/default/example-db
+	// @@ -1,6 +1,6 @@
+	//  apiVersion: v1
+	//  data:
+	// -  password: '*** (before)'
+	// +  password: '*** (after)'
+	//    user: '***'
+	//  kind: Secret
+	//  metadata:
+	// Unchanged by Receipt with 0 requests
 }

@@ -25,7 +25,7 @@ func TestIgnoreRules(t *testing.T) {
 	dep.SetAnnotations(map[string]string{"example.com/checksum": "abc"})
 	applyAs(t, c, dep, object.FieldManager)
 	mutate(t, c, dep, "scale") // the "hpa" manager sets replicas to 4
-	ri, _, err := c.ResourceFor(dep)
+	ri, _, err := c.ResourceFor(ctx, dep)
 	require.NoError(t, err)
 	live, err := ri.Get(ctx, dep.GetName(), metav1.GetOptions{})
 	require.NoError(t, err)

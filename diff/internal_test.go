@@ -113,15 +113,73 @@ func FuzzIgnorePaths(f *testing.F) {
 			if err != nil {
 				continue
 			}
-			doc := map[string]any{"a": []any{map[string]any{"b": "x", "k": "v"}, "y"}, "spec": map[string]any{"replicas": int64(1)}}
-			before := len(doc)
+			doc := map[string]any{"a": []any{map[string]any{"b": "x", "k": "v"}, "y"}, "spec": map[string]any{"replicas": int64(1)},
+				"metadata": map[string]any{"annotations": map[string]any{"a.b/c": "1", "x": "2"}}}
+			before := nodes(doc)
 			removePath(doc, steps)
-			if len(doc) > before {
-				t.Fatalf("removing %q grew the document", s)
+			if after := nodes(doc); after > before {
+				t.Fatalf("removing %q grew the document from %d to %d nodes", s, before, after)
+			}
+			if len(steps) > 0 && present(doc, steps) {
+				t.Fatalf("after removing %q it is still there: %v", s, doc)
 			}
 		}
 		_ = ValidateIgnoreRules([]IgnoreRule{{Paths: []string{s}, JSONPointers: []string{s}, Name: s}})
 	})
+}
+
+// nodes counts the values of a document, elements marked removed aside.
+func nodes(v any) int {
+	switch v := v.(type) {
+	case map[string]any:
+		n := 1
+		for _, c := range v {
+			n += nodes(c)
+		}
+		return n
+	case []any:
+		n := 1
+		for _, c := range v {
+			n += nodes(c)
+		}
+		return n
+	case removedElement:
+		return 0
+	}
+	return 1
+}
+
+// present reports whether a value is at steps, elements marked removed
+// being absent.
+func present(v any, steps []step) bool {
+	if _, gone := v.(removedElement); gone {
+		return false
+	}
+	if len(steps) == 0 {
+		return true
+	}
+	st := steps[0]
+	switch v := v.(type) {
+	case map[string]any:
+		switch st.kind {
+		case stepField, stepIndexOrField:
+			c, ok := v[st.field]
+			return ok && present(c, steps[1:])
+		case stepAll:
+			for _, c := range v {
+				if present(c, steps[1:]) {
+					return true
+				}
+			}
+		}
+	case []any:
+		for i, c := range v {
+			if st.selects(i, c) && present(c, steps[1:]) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // FuzzNormalize normalizes decoded objects, with the defaults of built-in

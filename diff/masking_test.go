@@ -133,7 +133,7 @@ func TestUnifiedMasksSecrets(t *testing.T) {
 // fail, and checks the error names the object and quotes no value.
 func TestSecretErrorsCarryNoValues(t *testing.T) {
 	const value = "1234567.25"
-	builtin := diff.SchemasFunc(func(schema.GroupVersionKind) (managedfields.TypeConverter, error) {
+	builtin := diff.SchemasFunc(func(context.Context, schema.GroupVersionKind) (managedfields.TypeConverter, error) {
 		return applyconfigurations.NewTypeConverter(clientgoscheme.Scheme), nil
 	})
 	d, err := diff.New(builtin, diff.WithIgnoreRules(diff.IgnoreRule{Kind: "Secret", JSONPointers: []string{"/data/token"}}))
@@ -148,7 +148,7 @@ func TestSecretErrorsCarryNoValues(t *testing.T) {
 	assert.NotContains(t, err.Error(), value)
 	assert.NotContains(t, err.Error(), "marker-value")
 
-	_, err = d.StripIgnored(bad, live)
+	_, err = d.StripIgnored(context.Background(), bad, live)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "Secret/shop/db")
 	assert.NotContains(t, err.Error(), value)

@@ -45,7 +45,7 @@ func TestServerMutationMakesVerdictsUncertain(t *testing.T) {
 	store := &diff.MemoryReceipts{}
 	d, err := diff.New(c, diff.WithReceipts(store), diff.WithDryRun(c))
 	require.NoError(t, err)
-	require.NoError(t, d.Record(svc, applied))
+	require.NoError(t, d.Record(ctx, svc, applied))
 	store.Delete(object.IDOf(svc))
 	res, err = d.Diff(ctx, svc, applied)
 	require.NoError(t, err)

@@ -70,7 +70,7 @@ func installWidgetCRD(t *testing.T, c *cluster.Client) {
 	objs, err := object.DecodeBytes([]byte(widgetCRD), object.DecodeOptions{})
 	require.NoError(t, err)
 	ctx := context.Background()
-	ri, _, err := c.ResourceFor(objs[0])
+	ri, _, err := c.ResourceFor(ctx, objs[0])
 	require.NoError(t, err)
 	_, err = ri.Apply(ctx, objs[0].GetName(), objs[0], metav1.ApplyOptions{FieldManager: "test", Force: true})
 	require.NoError(t, err)
@@ -90,7 +90,7 @@ func installWidgetCRD(t *testing.T, c *cluster.Client) {
 	// The API server publishes the new group's OpenAPI a moment after the
 	// CRD is Established.
 	require.NoError(t, wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		_, err := c.TypeConverter(schema.GroupVersionKind{Group: "example.com", Version: "v1", Kind: "Widget"})
+		_, err := c.TypeConverter(ctx, schema.GroupVersionKind{Group: "example.com", Version: "v1", Kind: "Widget"})
 		return err == nil, nil
 	}))
 }
@@ -228,7 +228,7 @@ func TestOracle(t *testing.T) {
 
 func applyAs(t *testing.T, c *cluster.Client, obj *unstructured.Unstructured, manager string) *unstructured.Unstructured {
 	t.Helper()
-	ri, _, err := c.ResourceFor(obj)
+	ri, _, err := c.ResourceFor(context.Background(), obj)
 	require.NoError(t, err)
 	out, err := ri.Apply(context.Background(), obj.GetName(), obj, metav1.ApplyOptions{FieldManager: manager, Force: true})
 	require.NoError(t, err, "apply %s", object.IDOf(obj))
@@ -240,7 +240,7 @@ func mutate(t *testing.T, c *cluster.Client, desired *unstructured.Unstructured,
 	t.Helper()
 	ctx := context.Background()
 	id := object.IDOf(desired)
-	ri, _, err := c.ResourceFor(desired)
+	ri, _, err := c.ResourceFor(ctx, desired)
 	require.NoError(t, err)
 	live, err := ri.Get(ctx, id.Name, metav1.GetOptions{})
 	require.NoError(t, err)

@@ -36,7 +36,7 @@ func TestReceiptsCostNoRequests(t *testing.T) {
 	desired := desiredObjects(ns, 0, "original")
 	for _, obj := range desired {
 		applied := applyAs(t, c, obj, object.FieldManager)
-		require.NoError(t, d.Record(obj, applied))
+		require.NoError(t, d.Record(ctx, obj, applied))
 	}
 	assert.Equal(t, len(desired), receipts.Len())
 	for _, obj := range desired {
@@ -62,7 +62,7 @@ func TestReceiptsCostNoRequests(t *testing.T) {
 	live, err := c.Get(ctx, cm.GroupVersionKind(), ns, cm.GetName())
 	require.NoError(t, err)
 	require.NoError(t, unstructured.SetNestedField(live.Object, "edited", "data", "key"))
-	ri, _, err := c.ResourceFor(cm)
+	ri, _, err := c.ResourceFor(ctx, cm)
 	require.NoError(t, err)
 	edited, err := ri.Update(ctx, live, metav1.UpdateOptions{FieldManager: "kubectl-edit"})
 	require.NoError(t, err)

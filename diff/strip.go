@@ -1,6 +1,7 @@
 package diff
 
 import (
+	"context"
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -28,7 +29,7 @@ import (
 // desired (and the applied object), so that the next Diff of the same
 // desired matches its receipt. Errors name the object and never carry a
 // Secret's values.
-func (d *Differ) StripIgnored(desired, live *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+func (d *Differ) StripIgnored(ctx context.Context, desired, live *unstructured.Unstructured) (*unstructured.Unstructured, error) {
 	out := desired.DeepCopy()
 	id := object.IDOf(desired)
 	var rules []compiledRule
@@ -40,7 +41,7 @@ func (d *Differ) StripIgnored(desired, live *unstructured.Unstructured) (*unstru
 	if len(rules) == 0 {
 		return out, nil
 	}
-	fm, err := d.fieldManager(desired.GroupVersionKind())
+	fm, err := d.fieldManager(ctx, desired.GroupVersionKind())
 	if err != nil {
 		return nil, d.wrap(id, err)
 	}

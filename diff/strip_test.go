@@ -20,7 +20,7 @@ import (
 
 // builtinSchemas gives the built-in kinds' schemas without a server, from
 // the copy client-go embeds.
-var builtinSchemas = diff.SchemasFunc(func(schema.GroupVersionKind) (managedfields.TypeConverter, error) {
+var builtinSchemas = diff.SchemasFunc(func(context.Context, schema.GroupVersionKind) (managedfields.TypeConverter, error) {
 	return applyconfigurations.NewTypeConverter(clientgoscheme.Scheme), nil
 })
 
@@ -155,7 +155,7 @@ func TestStripIgnored(t *testing.T) {
 			d, err := diff.New(builtinSchemas, diff.WithIgnoreRules(tc.rules...))
 			require.NoError(t, err)
 			desired := stripDeployment()
-			out, err := d.StripIgnored(desired, tc.live)
+			out, err := d.StripIgnored(context.Background(), desired, tc.live)
 			require.NoError(t, err)
 			assert.Equal(t, stripDeployment().Object, desired.Object, "desired is not modified")
 			assert.NotSame(t, desired, out)
@@ -179,7 +179,7 @@ func TestStripIgnoredKeepsAnotherManagersValue(t *testing.T) {
 	for _, stripped := range []bool{false, true} {
 		dep := desiredObjects(ns, 0, "original")[3]
 		dep.SetName(map[bool]string{false: "as-rendered", true: "stripped"}[stripped])
-		created, err := d.StripIgnored(dep, nil)
+		created, err := d.StripIgnored(ctx, dep, nil)
 		require.NoError(t, err)
 		applyAs(t, c, created, object.FieldManager)
 		mutate(t, c, dep, "scale") // the "hpa" manager sets replicas to 4
@@ -190,7 +190,7 @@ func TestStripIgnoredKeepsAnotherManagersValue(t *testing.T) {
 		require.NoError(t, err)
 		send := changed
 		if stripped {
-			send, err = d.StripIgnored(changed, live)
+			send, err = d.StripIgnored(ctx, changed, live)
 			require.NoError(t, err)
 		}
 		applied := applyAs(t, c, send, object.FieldManager)
@@ -203,7 +203,7 @@ func TestStripIgnoredKeepsAnotherManagersValue(t *testing.T) {
 		}
 		assert.Equal(t, int64(4), replicas, "the HPA's replicas stay")
 
-		require.NoError(t, d.Record(changed, applied))
+		require.NoError(t, d.Record(ctx, changed, applied))
 		res, err := d.Diff(ctx, changed, applied)
 		require.NoError(t, err)
 		assert.Equal(t, diff.Unchanged, res.Action, "%s\n%s", res, res.Diff)

@@ -3,6 +3,7 @@ package diff
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/pmezard/go-difflib/difflib"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -63,7 +64,15 @@ func unifiedText(a, b string, opts UnifiedOptions) (string, error) {
 		if s == "" {
 			return nil
 		}
-		return difflib.SplitLines(s)
+		// difflib.SplitLines adds an empty last line to text that ends in
+		// a newline, as YAML does: a create's diff then had one line too
+		// many.
+		out := strings.SplitAfter(s, "\n")
+		if out[len(out)-1] == "" {
+			return out[:len(out)-1]
+		}
+		out[len(out)-1] += "\n"
+		return out
 	}
 	return difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
 		A:        lines(a),

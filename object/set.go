@@ -85,7 +85,7 @@ func NewSet() *Set {
 // messages. It fails with a [*DuplicateError] if an object with the same ID
 // is already in the set, with a [*GenerateNameError] if obj has a
 // generateName and no name, and with a plain error if obj has no valid ID.
-// Errors start with source.
+// Errors name the object, and the sources where it was defined.
 func (s *Set) Add(obj *unstructured.Unstructured, source string) error {
 	id := IDOf(obj)
 	err := id.Validate()

@@ -14,15 +14,16 @@
 //		Sync:        reconcile.Sync{Prune: true, SelfHeal: true, CreateNamespace: true},
 //	}
 //	status, err := r.Reconcile(ctx, unit) // one pass
-//	fmt.Println(status.Condition(reconcile.ConditionReady).Message)
+//	fmt.Println(status.Condition(reconcile.ConditionReady).Message) // "Applied revision: main@sha1:…"
 //
 //	loop := reconcile.NewLoop(r, reconcile.DefaultLoopOptions())
 //	err = loop.Set(unit)
 //	err = loop.Run(ctx) // until ctx is done
 //
-// The argocd and flux subpackages load Argo CD Applications and
-// ApplicationSets, and Flux GitRepositories and Kustomizations, into
-// Units; notify sends notifications to webhooks and Slack.
+// The argocd and flux subpackages load Argo CD Applications,
+// ApplicationSets and AppProjects, and Flux GitRepositories and
+// Kustomizations, into Units; notify sends the Reconciler's notifications
+// to JSON webhooks and Slack.
 //
 // # A pass
 //

@@ -4,11 +4,68 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
+
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/converge-dev/converge/cluster"
 	"github.com/converge-dev/converge/reconcile"
+	"github.com/converge-dev/converge/reconcile/notify"
 )
+
+// A host's wiring, as the package overview shows it: one Reconciler per
+// cluster, one pass, then a Loop until interrupted. (Compiled, not run: it
+// needs a cluster and a Git server.)
+func Example() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	restConfig, err := clientcmd.BuildConfigFromFlags("", os.Getenv("KUBECONFIG"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	client, err := cluster.New(restConfig)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	hook, err := notify.NewWebhook("https://hooks.example.com/gitops")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	r, err := reconcile.New(client, reconcile.WithNotifier(hook))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer r.Close()
+	unit := reconcile.Unit{
+		Name: "backend-prod", Namespace: "platform",
+		Source:      reconcile.Source{URL: "https://github.com/myorg/gitops-deploy.git"},
+		Path:        "apps/backend/overlays/prod",
+		Destination: reconcile.Destination{Namespace: "backend"},
+		Sync:        reconcile.Sync{Prune: true, SelfHeal: true, CreateNamespace: true},
+	}
+	status, err := r.Reconcile(ctx, unit) // one pass
+	if err != nil {
+		fmt.Println(err)
+	}
+	fmt.Println(status.Condition(reconcile.ConditionReady).Message) // "Applied revision: main@sha1:…"
+
+	loop := reconcile.NewLoop(r, reconcile.DefaultLoopOptions())
+	err = loop.Set(unit)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	err = loop.Run(ctx) // until ctx is done
+	if err != nil {
+		fmt.Println(err)
+	}
+}
 
 // One pass over a directory of manifests, then an unchanged one.
 func ExampleReconciler_Reconcile() {

@@ -26,6 +26,16 @@ type SecretReader interface {
 	Secret(ctx context.Context, namespace, name string) (map[string][]byte, error)
 }
 
+// SecretReaderFunc adapts a function to a [SecretReader].
+type SecretReaderFunc func(ctx context.Context, namespace, name string) (map[string][]byte, error)
+
+// Secret calls f.
+func (f SecretReaderFunc) Secret(ctx context.Context, namespace, name string) (map[string][]byte, error) {
+	return f(ctx, namespace, name)
+}
+
+var _ SecretReader = SecretReaderFunc(nil)
+
 // FetcherOptions configure the default fetcher.
 type FetcherOptions struct {
 	// CacheDir keeps Git repositories on disk, one folder per source, so a

@@ -104,6 +104,7 @@ func (r *Reconciler) pass(ctx context.Context, u *Unit, st *unitState, s *Status
 		return fail(StageApply, err)
 	}
 	opts := applyOptions(u, time.Until(deadline))
+	opts.ForceHooks = mode == passForce // a sync asked for runs its hooks, changes or not
 	r.progressOf(u.Ref(), &opts)
 	manual := mode == passPlan || (u.Sync.Manual && mode != passForce)
 	if manual || (r.gate != nil && mode != passForce) {

@@ -286,7 +286,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, u Unit) (Status, error) {
 }
 
 // Sync runs one pass that applies u whatever its sync policy, as a manual
-// sync does (`argocd app sync`). Hooks run even when nothing changed.
+// sync does (`argocd app sync`): hooks run even when nothing changed
+// (apply.Options.ForceHooks).
 func (r *Reconciler) Sync(ctx context.Context, u Unit) (Status, error) {
 	return r.run(ctx, u, passForce)
 }
@@ -330,6 +331,12 @@ func (r *Reconciler) run(ctx context.Context, u Unit, mode passMode) (Status, er
 	s.Finished = time.Now()
 	s.Err = err
 	r.conclude(&u, &s, prev, err, mode)
+	if ctx.Err() != nil && err != nil {
+		// Interrupted (the host is shutting down or gave up): the pass
+		// says nothing about the unit, so the last status stands and no
+		// one is told of a failure.
+		return s, err
+	}
 	st.last = &s
 	r.notify(st, &s, err)
 	return s, err

@@ -98,14 +98,15 @@ type Source struct {
 	Ref git.Reference
 	// Dir is a local directory, read as it is on disk.
 	Dir string
-	// Credentials authenticate to URL. Resolve them from a Secret with
-	// Reconciler's WithCredentials; they never appear in Status, errors or
-	// logs.
+	// Credentials authenticate to URL; they never appear in Status,
+	// errors or logs. Without them, SecretRef names a Secret to read them
+	// from.
 	Credentials *Credentials
 	// SecretRef names a Secret (in the unit's namespace) that holds the
 	// credentials, in Flux's GitRepository format (username/password,
-	// bearerToken, identity/known_hosts, ca.crt). Read through the
-	// Reconciler's credential resolver when Credentials is nil.
+	// bearerToken, identity/known_hosts, ca.crt), read through the default
+	// fetcher's FetcherOptions.Secrets (the Reconciler's own cluster) when
+	// Credentials is nil.
 	SecretRef string
 	// Ignore lists extra .gitignore-style patterns of files to leave out
 	// of the snapshot (Flux's spec.ignore).

@@ -8,58 +8,59 @@ import (
 	"strings"
 
 	"github.com/converge-dev/converge/object"
+	"github.com/converge-dev/converge/reconcile/internal/manifest"
 )
 
 // Generators other than list, as Argo CD names them.
 var otherGenerators = []string{"clusters", "git", "matrix", "merge", "scmProvider", "pullRequest", "clusterDecisionResource", "plugin"}
 
 // applicationSet expands an ApplicationSet's list generators into units.
-func (l *loader) applicationSet(d *doc, n *node) {
-	n.accept("apiVersion", "kind", "status")
-	m := readMeta(n, l.opts.Namespace, false)
-	spec := n.obj("spec")
-	if spec.boolean("goTemplate") {
-		d.fail(spec.at("goTemplate"), ErrUnsupported, "Go templates are not supported: write {{param}} placeholders (Argo CD's default fasttemplate syntax)")
+func (l *loader) applicationSet(d *manifest.Doc, n *manifest.Node) {
+	n.Accept("apiVersion", "kind", "status")
+	m := manifest.ReadMeta(n, l.opts.Namespace)
+	spec := n.Obj("spec")
+	if spec.Bool("goTemplate") {
+		d.Fail(spec.At("goTemplate"), ErrUnsupported, "Go templates are not supported: write {{param}} placeholders (Argo CD's default fasttemplate syntax)")
 	}
-	spec.strs("goTemplateOptions") // only read with goTemplate
-	spec.refuse("templatePatch", "template patches are not supported (they need Go templates)")
-	spec.refuse("strategy", "progressive syncs (RollingSync) are not supported: order the units with dependsOn, or promote between environments")
-	sp := spec.obj("syncPolicy")
-	if sp.present("preserveResourcesOnDeletion") {
-		sp.boolean("preserveResourcesOnDeletion")
-		d.warn(sp.at("preserveResourcesOnDeletion"), "converge has no ApplicationSet controller: whether removing an Application deletes its objects is each unit's Cascade")
+	spec.Strs("goTemplateOptions") // only read with goTemplate
+	spec.Refuse("templatePatch", "template patches are not supported (they need Go templates)")
+	spec.Refuse("strategy", "progressive syncs (RollingSync) are not supported: order the units with dependsOn, or promote between environments")
+	sp := spec.Obj("syncPolicy")
+	if sp.Present("preserveResourcesOnDeletion") {
+		sp.Bool("preserveResourcesOnDeletion")
+		d.Warn(sp.At("preserveResourcesOnDeletion"), "converge has no ApplicationSet controller: whether removing an Application deletes its objects is each unit's Cascade")
 	}
-	sp.inform("applicationsSync", "converge has no ApplicationSet controller: the host adds, updates and removes the units Load returns")
-	spec.inform("preservedFields", "converge has no ApplicationSet controller, so there are no fields of generated Applications to preserve")
-	spec.inform("ignoreApplicationDifferences", "converge has no ApplicationSet controller, so there are no generated Applications to compare")
-	tn := spec.obj("template")
-	tn.accept("metadata", "spec")
-	if tn.m == nil {
-		d.fail(tn.path, ErrInvalid, "required")
+	sp.Inform("applicationsSync", "converge has no ApplicationSet controller: the host adds, updates and removes the units Load returns")
+	spec.Inform("preservedFields", "converge has no ApplicationSet controller, so there are no fields of generated Applications to preserve")
+	spec.Inform("ignoreApplicationDifferences", "converge has no ApplicationSet controller, so there are no generated Applications to compare")
+	tn := spec.Obj("template")
+	tn.Accept("metadata", "spec")
+	if tn.Map() == nil {
+		d.Fail(tn.Path(), ErrInvalid, "required")
 	}
-	gens := spec.objs("generators")
+	gens := spec.Objs("generators")
 	if len(gens) == 0 {
-		d.fail(spec.at("generators"), ErrInvalid, "required")
+		d.Fail(spec.At("generators"), ErrInvalid, "required")
 	}
 	var elems []element
 	for _, g := range gens {
 		for _, k := range otherGenerators {
-			g.refuse(k, "the %s generator is not supported: only the list generator is (expand the others into list elements)", k)
+			g.Refuse(k, "the %s generator is not supported: only the list generator is (expand the others into list elements)", k)
 		}
-		g.refuse("selector", "generator selectors are not supported: list only the elements you want")
-		if !g.present("list") {
-			if len(g.m) == 0 {
-				d.fail(g.path, ErrInvalid, "no generator")
+		g.Refuse("selector", "generator selectors are not supported: list only the elements you want")
+		if !g.Present("list") {
+			if len(g.Map()) == 0 {
+				d.Fail(g.Path(), ErrInvalid, "no generator")
 			}
 			continue
 		}
-		list := g.obj("list")
-		list.refuse("elementsYaml", "elementsYaml is for Go templates, which are not supported: write elements")
-		list.refuse("template", "a generator's own template is not supported: put its fields in spec.template")
-		for i, e := range list.list("elements") {
-			p := fmt.Sprintf("%s[%d]", list.at("elements"), i)
+		list := g.Obj("list")
+		list.Refuse("elementsYaml", "elementsYaml is for Go templates, which are not supported: write elements")
+		list.Refuse("template", "a generator's own template is not supported: put its fields in spec.template")
+		for i, e := range list.List("elements") {
+			p := fmt.Sprintf("%s[%d]", list.At("elements"), i)
 			if len(elems) == maxElements(l.opts) {
-				d.fail(list.at("elements"), ErrInvalid, "more than %d elements", maxElements(l.opts))
+				d.Fail(list.At("elements"), ErrInvalid, "more than %d elements", maxElements(l.opts))
 				break
 			}
 			if params, ok := elementParams(d, p, e); ok {
@@ -67,14 +68,14 @@ func (l *loader) applicationSet(d *doc, n *node) {
 			}
 		}
 	}
-	if len(d.errs) > 0 || tn.m == nil {
+	if d.Failed() || tn.Map() == nil {
 		return
 	}
 	if len(elems) == 0 {
-		d.warn(spec.at("generators"), "no element: the ApplicationSet generates no Application")
+		d.Warn(spec.At("generators"), "no element: the ApplicationSet generates no Application")
 	}
 	for _, e := range elems {
-		l.expandElement(d, tn.m, m.namespace, e)
+		l.expandElement(d, tn.Map(), m.Namespace, e)
 	}
 }
 
@@ -95,10 +96,10 @@ type element struct {
 
 // elementParams reads a list element as Argo CD's fasttemplate mode does:
 // each key a parameter, and each key of "values" a "values.key" one.
-func elementParams(d *doc, p string, e any) (map[string]string, bool) {
+func elementParams(d *manifest.Doc, p string, e any) (map[string]string, bool) {
 	m, ok := e.(map[string]any)
 	if !ok {
-		d.fail(p, ErrInvalid, "must be a mapping, not %s", typeName(e))
+		d.Fail(p, ErrInvalid, "must be a mapping, not %s", manifest.TypeName(e))
 		return nil, false
 	}
 	params := map[string]string{}
@@ -106,28 +107,28 @@ func elementParams(d *doc, p string, e any) (map[string]string, bool) {
 	put := func(name, path string, v any) {
 		s, ok := scalarString(v)
 		if !ok {
-			d.fail(path, ErrInvalid, "must be a string, not %s", typeName(v))
+			d.Fail(path, ErrInvalid, "must be a string, not %s", manifest.TypeName(v))
 			good = false
 			return
 		}
 		if _, isStr := v.(string); !isStr {
-			d.warn(path, "%s: Argo CD takes only strings as list element values; converge uses %q", typeName(v), s)
+			d.Warn(path, "%s: Argo CD takes only strings as list element values; converge uses %q", manifest.TypeName(v), s)
 		}
 		params[name] = s
 	}
 	for _, k := range sortedKeys(m) {
 		if k != "values" {
-			put(k, joinPath(p, k), m[k])
+			put(k, manifest.JoinPath(p, k), m[k])
 			continue
 		}
 		vm, ok := m[k].(map[string]any)
 		if !ok {
-			d.fail(joinPath(p, k), ErrInvalid, "must be a mapping, not %s", typeName(m[k]))
+			d.Fail(manifest.JoinPath(p, k), ErrInvalid, "must be a mapping, not %s", manifest.TypeName(m[k]))
 			good = false
 			continue
 		}
 		for _, vk := range sortedKeys(vm) {
-			put("values."+vk, joinPath(joinPath(p, k), vk), vm[vk])
+			put("values."+vk, manifest.JoinPath(manifest.JoinPath(p, k), vk), vm[vk])
 		}
 	}
 	return params, good
@@ -158,7 +159,7 @@ func sortedKeys(m map[string]any) []string {
 
 // expandElement substitutes an element's parameters into the template and
 // loads the Application it gives.
-func (l *loader) expandElement(set *doc, tmpl map[string]any, namespace string, e element) {
+func (l *loader) expandElement(set *manifest.Doc, tmpl map[string]any, namespace string, e element) {
 	x := &expansion{l: l, d: set, params: e.params, elem: e.path}
 	out, _ := x.value(tmpl, "spec.template").(map[string]any)
 	if x.failed {
@@ -168,18 +169,19 @@ func (l *loader) expandElement(set *doc, tmpl map[string]any, namespace string, 
 	name := "?"
 	if md, ok := out["metadata"].(map[string]any); ok {
 		if s, ok := md["name"].(string); ok {
-			name = short(s)
+			name = manifest.Short(s)
 		}
 	}
-	d := newDoc(fmt.Sprintf("%s: %s (Application %s)", set.object, e.path, name))
-	d.template = true
-	l.application(d, d.root(app, "spec.template"), namespace)
-	d.finish()
-	l.errs = append(l.errs, d.errs...)
+	// Its scalars went through string substitution: a string "true"
+	// stands for a boolean and "3" for a number.
+	d := manifest.NewDoc(fmt.Sprintf("%s: %s (Application %s)", set.Object(), e.path, name), manifest.FromTemplate("Argo CD"))
+	l.application(d, d.Root(app, "spec.template"), namespace)
+	d.Finish()
+	l.found.Fail(d.Errors()...)
 	// One warning per field of the template, not one per element.
-	for _, w := range d.warnings {
-		w.Object = set.object
-		l.warn(w)
+	for _, w := range d.Warnings() {
+		w.Object = set.Object()
+		l.found.Warn(w)
 	}
 }
 
@@ -187,7 +189,7 @@ func (l *loader) expandElement(set *doc, tmpl map[string]any, namespace string, 
 // byte budget.
 type expansion struct {
 	l      *loader
-	d      *doc
+	d      *manifest.Doc
 	params map[string]string
 	elem   string // the element, for errors
 	failed bool
@@ -199,7 +201,7 @@ func (x *expansion) spend(n int) bool {
 	}
 	x.l.budget -= int64(n)
 	if x.l.budget < 0 {
-		x.d.fail("spec.template", ErrInvalid, "the ApplicationSet expands beyond %d bytes (element %s)", budgetOf(x.l.opts), x.elem)
+		x.d.Fail("spec.template", ErrInvalid, "the ApplicationSet expands beyond %d bytes (element %s)", budgetOf(x.l.opts), x.elem)
 		x.l.budget = math.MinInt64 / 2
 		x.failed = true
 		return false
@@ -217,12 +219,12 @@ func (x *expansion) value(v any, p string) any {
 	case map[string]any:
 		out := make(map[string]any, len(v))
 		for _, k := range sortedKeys(v) {
-			nk := x.text(k, joinPath(p, k))
+			nk := x.text(k, manifest.JoinPath(p, k))
 			if _, dup := out[nk]; dup {
-				x.d.fail(joinPath(p, k), ErrInvalid, "two keys are %q after substitution (element %s)", short(nk), x.elem)
+				x.d.Fail(manifest.JoinPath(p, k), ErrInvalid, "two keys are %q after substitution (element %s)", manifest.Short(nk), x.elem)
 				x.failed = true
 			}
-			out[nk] = x.value(v[k], joinPath(p, k))
+			out[nk] = x.value(v[k], manifest.JoinPath(p, k))
 		}
 		return out
 	case []any:
@@ -253,7 +255,7 @@ func (x *expansion) text(s, p string) string {
 		rest := s[i+2:]
 		j := strings.Index(rest, "}}")
 		if j < 0 {
-			x.d.fail(p, ErrInvalid, "a {{ without }} (element %s)", x.elem)
+			x.d.Fail(p, ErrInvalid, "a {{ without }} (element %s)", x.elem)
 			x.failed = true
 			return ""
 		}
@@ -264,7 +266,7 @@ func (x *expansion) text(s, p string) string {
 			}
 			b.WriteString(v)
 		} else {
-			x.d.warn(p, "{{%s}} is no parameter of the element; kept as it is, as Argo CD does", short(tag))
+			x.d.Warn(p, "{{%s}} is no parameter of the element; kept as it is, as Argo CD does", manifest.Short(tag))
 			b.WriteString("{{" + tag + "}}")
 		}
 		s = rest[j+2:]

@@ -3,6 +3,8 @@ package argocd
 import (
 	"fmt"
 	"strings"
+
+	"github.com/converge-dev/converge/reconcile/internal/manifest"
 )
 
 // globPatterns translates an Argo CD directory include or exclude glob
@@ -25,7 +27,7 @@ func globPatterns(glob string) ([]string, error) {
 	for _, a := range alts {
 		p, ok := globPattern(a)
 		if !ok {
-			return nil, fmt.Errorf("glob %q has no exact equivalent in converge's ignore patterns: write a file name, *suffix, dir/* or dir/*suffix, or a {...,...} list of them", short(glob))
+			return nil, fmt.Errorf("glob %q has no exact equivalent in converge's ignore patterns: write a file name, *suffix, dir/* or dir/*suffix, or a {...,...} list of them", manifest.Short(glob))
 		}
 		out = append(out, p)
 	}

@@ -8,17 +8,18 @@ import (
 	"strings"
 
 	"github.com/converge-dev/converge/diff"
+	"github.com/converge-dev/converge/reconcile/internal/manifest"
 )
 
 // ignoreDifferences reads spec.ignoreDifferences into ignore rules.
-func ignoreDifferences(d *doc, list []*node) []diff.IgnoreRule {
+func ignoreDifferences(d *manifest.Doc, list []*manifest.Node) []diff.IgnoreRule {
 	var out []diff.IgnoreRule
 	for _, n := range list {
 		r := diff.IgnoreRule{
-			Group: n.str("group"), Kind: n.str("kind"),
-			Name: n.str("name"), Namespace: n.str("namespace"),
-			JSONPointers: n.strs("jsonPointers"),
-			Managers:     n.strs("managedFieldsManagers"),
+			Group: n.Str("group"), Kind: n.Str("kind"),
+			Name: n.Str("name"), Namespace: n.Str("namespace"),
+			JSONPointers: n.Strs("jsonPointers"),
+			Managers:     n.Strs("managedFieldsManagers"),
 			Reason:       "Argo CD ignoreDifferences",
 		}
 		for _, f := range []struct {
@@ -29,22 +30,22 @@ func ignoreDifferences(d *doc, list []*node) []diff.IgnoreRule {
 			case *f.v == "*":
 				*f.v = ""
 			case strings.ContainsAny(*f.v, "*?["):
-				d.fail(n.at(f.name), ErrUnsupported, "%q: a glob other than \"*\" is not supported here", short(*f.v))
+				d.Fail(n.At(f.name), ErrUnsupported, "%q: a glob other than \"*\" is not supported here", manifest.Short(*f.v))
 			}
 		}
-		if str(n.m["group"]) == "" && r.Kind != "" {
-			d.warn(n.at("group"), "no group is the core group to Argo CD; converge's rule matches kind %q in every group", short(r.Kind))
+		if str(n.Map()["group"]) == "" && r.Kind != "" {
+			d.Warn(n.At("group"), "no group is the core group to Argo CD; converge's rule matches kind %q in every group", manifest.Short(r.Kind))
 		}
-		for i, e := range n.strs("jqPathExpressions") {
+		for i, e := range n.Strs("jqPathExpressions") {
 			p, err := jqPath(e)
 			if err != nil {
-				d.fail(fmt.Sprintf("%s[%d]", n.at("jqPathExpressions"), i), ErrUnsupported, "%v", err)
+				d.Fail(fmt.Sprintf("%s[%d]", n.At("jqPathExpressions"), i), ErrUnsupported, "%v", err)
 				continue
 			}
 			r.Paths = append(r.Paths, p)
 		}
 		if err := diff.ValidateIgnoreRules([]diff.IgnoreRule{r}); err != nil {
-			d.fail(n.path, ErrInvalid, "%v", err)
+			d.Fail(n.Path(), ErrInvalid, "%v", err)
 			continue
 		}
 		out = append(out, r)
@@ -66,7 +67,7 @@ var errJQ = errors.New(`only paths (.a.b, ."x", ["x"], [], [N]) and select(.key 
 //
 // Anything else (functions, recursion, other conditions) is an error.
 func jqPath(expr string) (string, error) {
-	fail := func() (string, error) { return "", fmt.Errorf("%q: %w", short(expr), errJQ) }
+	fail := func() (string, error) { return "", fmt.Errorf("%q: %w", manifest.Short(expr), errJQ) }
 	segs, ok := splitPipes(expr)
 	if !ok || len(segs) == 0 {
 		return fail()

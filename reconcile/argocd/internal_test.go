@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/converge-dev/converge/diff"
+	"github.com/converge-dev/converge/reconcile/internal/manifest"
 	"github.com/converge-dev/converge/render"
 	"github.com/converge-dev/converge/source/git"
 )
@@ -115,18 +116,18 @@ func TestRevision(t *testing.T) {
 		"8F1C2A4B9D0E7F6A5B4C3D2E1F0A9B8C7D6E5F4A": {Commit: "8f1c2a4b9d0e7f6a5b4c3d2e1f0a9b8c7d6e5f4a"},
 	}
 	for rev, want := range tests {
-		d := newDoc("Application test/x")
+		d := manifest.NewDoc("Application test/x")
 		got := l.revision(d, "spec.source.targetRevision", "https://example.com/r.git", rev)
-		assert.Empty(t, d.errs, rev)
+		assert.Empty(t, d.Errors(), rev)
 		assert.Equal(t, want, got, rev)
 	}
 	for _, rev := range []string{"HEAD~1", "8f1c2a4", "main@{1}", "a..b", "-x"} {
-		d := newDoc("Application test/x")
+		d := manifest.NewDoc("Application test/x")
 		l.revision(d, "spec.source.targetRevision", "https://example.com/r.git", rev)
-		assert.NotEmpty(t, d.errs, rev)
+		assert.NotEmpty(t, d.Errors(), rev)
 	}
-	d := newDoc("Application test/x")
+	d := manifest.NewDoc("Application test/x")
 	assert.Equal(t, git.Reference{}, l.revision(d, "p", "r", "HEAD"))
-	require.Len(t, d.warnings, 1)
-	assert.Contains(t, d.warnings[0].Message, `fetches branch "main"`)
+	require.Len(t, d.Warnings(), 1)
+	assert.Contains(t, d.Warnings()[0].Message, `fetches branch "main"`)
 }

@@ -2,16 +2,13 @@ package argocd
 
 import (
 	"cmp"
-	"errors"
-	"fmt"
 	"io"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/converge-dev/converge/object"
 	"github.com/converge-dev/converge/reconcile"
+	"github.com/converge-dev/converge/reconcile/internal/manifest"
 	"github.com/converge-dev/converge/source/git"
 )
 
@@ -24,9 +21,6 @@ const group = "argoproj.io"
 // DefaultNamespace is Argo CD's own namespace, where Applications and
 // AppProjects are when they name none.
 const DefaultNamespace = "argocd"
-
-// maxErrors bounds the field errors one Load reports.
-const maxErrors = 50
 
 // Options are the settings of Load. The zero value is DefaultOptions.
 type Options struct {
@@ -112,27 +106,27 @@ func Load(r io.Reader, opts Options) (*Result, error) {
 	// AppProjects first, so that an Application may come before its project.
 	for i, o := range objs {
 		if o.GetKind() == "AppProject" && o.GetAPIVersion() == APIVersion {
-			d := newDoc(objectName(o, i, opts.Namespace))
-			l.appProject(d, d.root(o.Object, ""))
-			l.end(d)
+			d := manifest.NewDoc(manifest.ObjectName(o, i, opts.Namespace))
+			l.appProject(d, d.Root(o.Object, ""))
+			l.found.End(d)
 		}
 	}
 	for i, o := range objs {
-		d := newDoc(objectName(o, i, opts.Namespace))
+		d := manifest.NewDoc(manifest.ObjectName(o, i, opts.Namespace))
 		kind := o.GetKind()
 		switch {
 		case o.GetAPIVersion() != APIVersion && o.GroupVersionKind().Group == group && isArgoKind(kind):
-			d.fail("apiVersion", ErrUnsupported, "%q is not %s, the version of Argo CD's %s", short(o.GetAPIVersion()), APIVersion, kind)
+			d.Fail("apiVersion", ErrUnsupported, "%q is not %s, the version of Argo CD's %s", manifest.Short(o.GetAPIVersion()), APIVersion, kind)
 		case o.GetAPIVersion() != APIVersion || !isArgoKind(kind):
-			d.fail("kind", ErrUnsupported, "%s %s is not an Argo CD Application, ApplicationSet or AppProject (%s)", short(o.GetAPIVersion()), short(kind), APIVersion)
+			d.Fail("kind", ErrUnsupported, "%s %s is not an Argo CD Application, ApplicationSet or AppProject (%s)", manifest.Short(o.GetAPIVersion()), manifest.Short(kind), APIVersion)
 		case kind == "Application":
-			l.application(d, d.root(o.Object, ""), opts.Namespace)
+			l.application(d, d.Root(o.Object, ""), opts.Namespace)
 		case kind == "ApplicationSet":
-			l.applicationSet(d, d.root(o.Object, ""))
+			l.applicationSet(d, d.Root(o.Object, ""))
 		case kind == "AppProject":
 			continue // read above
 		}
-		l.end(d)
+		l.found.End(d)
 	}
 	return l.result()
 }
@@ -141,72 +135,21 @@ func isArgoKind(kind string) bool {
 	return kind == "Application" || kind == "ApplicationSet" || kind == "AppProject"
 }
 
-// objectName names a decoded object for messages.
-func objectName(o *unstructured.Unstructured, i int, defaultNS string) string {
-	kind := short(o.GetKind())
-	if o.GetName() == "" {
-		return fmt.Sprintf("%s (object %d)", kind, i+1)
-	}
-	return kind + " " + short(cmp.Or(o.GetNamespace(), defaultNS)) + "/" + short(o.GetName())
-}
-
 // loader holds what one Load builds.
 type loader struct {
 	opts     Options
 	projects map[string]*project
-	units    []reconcile.Unit
-	objects  []string // the object each unit came from
+	units    manifest.Units
 	cascades []Cascade
-	warnings []Warning
-	warned   map[Warning]bool
-	errs     []*FieldError
+	found    manifest.Findings
 	budget   int64 // bytes ApplicationSet expansion may still produce
 }
 
-// end closes a document: its unread fields become errors, and its
-// findings join the loader's.
-func (l *loader) end(d *doc) {
-	d.finish()
-	l.errs = append(l.errs, d.errs...)
-	l.warn(d.warnings...)
-}
-
-// maxTotalWarnings bounds the warnings of one Load.
-const maxTotalWarnings = 1000
-
-// warn keeps warnings once each, up to maxTotalWarnings.
-func (l *loader) warn(ws ...Warning) {
-	for _, w := range ws {
-		if l.warned[w] {
-			continue
-		}
-		if l.warned == nil {
-			l.warned = map[Warning]bool{}
-		}
-		l.warned[w] = true
-		switch {
-		case len(l.warnings) < maxTotalWarnings:
-			l.warnings = append(l.warnings, w)
-		case len(l.warnings) == maxTotalWarnings:
-			l.warnings = append(l.warnings, Warning{Object: w.Object, Message: "more warnings left out"})
-		}
-	}
-}
-
 // add keeps a unit that loaded without errors.
-func (l *loader) add(d *doc, u *reconcile.Unit, cascade *Cascade) {
-	for i, prev := range l.units {
-		if prev.Ref() == u.Ref() {
-			d.fail("metadata.name", ErrInvalid, "unit %s is also defined by %s", u.Ref(), l.objects[i])
-			return
-		}
-	}
-	if err := u.Validate(); err != nil {
-		d.fail("", ErrInvalid, "%v", err)
+func (l *loader) add(d *manifest.Doc, u *reconcile.Unit, cascade *Cascade) {
+	if !l.units.Add(d, u) {
 		return
 	}
-	l.units = append(l.units, *u)
-	l.objects = append(l.objects, d.object)
 	if cascade != nil {
 		cascade.Unit = u.Ref()
 		l.cascades = append(l.cascades, *cascade)
@@ -214,18 +157,10 @@ func (l *loader) add(d *doc, u *reconcile.Unit, cascade *Cascade) {
 }
 
 func (l *loader) result() (*Result, error) {
-	if len(l.errs) > 0 {
-		errs := make([]error, 0, min(len(l.errs), maxErrors)+1)
-		for i, e := range l.errs {
-			if i == maxErrors {
-				errs = append(errs, fmt.Errorf("and %d more errors", len(l.errs)-maxErrors))
-				break
-			}
-			errs = append(errs, e)
-		}
-		return nil, errors.Join(errs...)
+	if err := l.found.Err(); err != nil {
+		return nil, err
 	}
-	return &Result{Units: l.units, Cascades: l.cascades, Warnings: l.warnings}, nil
+	return &Result{Units: l.units.List(), Cascades: l.cascades, Warnings: l.found.Warnings()}, nil
 }
 
 func budgetOf(o Options) int64 {
@@ -233,42 +168,4 @@ func budgetOf(o Options) int64 {
 		return o.Decode.MaxBytes
 	}
 	return object.DefaultMaxBytes
-}
-
-// meta is what converge reads of an object's metadata.
-type meta struct {
-	name, namespace string
-	generation      int64
-	finalizers      []string
-	annotations     map[string]string
-}
-
-// readMeta reads metadata; unit is set when the name becomes a unit's.
-func readMeta(n *node, defaultNS string, unit bool) meta {
-	md := n.obj("metadata")
-	m := meta{
-		name:        md.str("name"),
-		namespace:   cmp.Or(md.str("namespace"), defaultNS),
-		finalizers:  md.strs("finalizers"),
-		annotations: md.strMap("annotations"),
-	}
-	md.strMap("labels")
-	if g, ok := md.integer("generation"); ok {
-		m.generation = g
-	}
-	md.refuse("generateName", "a generated name cannot identify a unit; set metadata.name")
-	// What the API server writes: harmless when an object is copied from
-	// `kubectl get -o yaml`.
-	md.accept("uid", "resourceVersion", "creationTimestamp", "managedFields", "ownerReferences",
-		"selfLink", "deletionTimestamp", "deletionGracePeriodSeconds")
-	switch {
-	case m.name == "":
-		n.d.fail(md.at("name"), ErrInvalid, "required")
-	case unit && (len(validation.IsDNS1123Label(m.name)) > 0 || len(m.name) > 54):
-		n.d.fail(md.at("name"), ErrInvalid, "%q: a unit's name is a DNS label of at most 54 characters (lower-case letters, digits, '-')", short(m.name))
-	}
-	if errs := validation.IsDNS1123Label(m.namespace); len(errs) > 0 {
-		n.d.fail(md.at("namespace"), ErrInvalid, "%q is not a namespace name", short(m.namespace))
-	}
-	return m
 }

@@ -11,76 +11,69 @@ import (
 
 	"github.com/converge-dev/converge/object"
 	"github.com/converge-dev/converge/reconcile"
+	"github.com/converge-dev/converge/reconcile/internal/manifest"
 	"github.com/converge-dev/converge/render"
 )
 
 // kustomize reads source.kustomize into the render overrides.
-func (l *loader) kustomize(d *doc, k *node, u *reconcile.Unit) {
+func (l *loader) kustomize(d *manifest.Doc, k *manifest.Node, u *reconcile.Unit) {
 	o := &u.Render.Options
-	o.NamePrefix = k.str("namePrefix")
-	o.NameSuffix = k.str("nameSuffix")
-	o.Namespace = k.str("namespace")
-	for i, s := range k.strs("images") {
+	o.NamePrefix = k.Str("namePrefix")
+	o.NameSuffix = k.Str("nameSuffix")
+	o.Namespace = k.Str("namespace")
+	for i, s := range k.Strs("images") {
 		img, err := parseImage(s)
 		if err != nil {
-			d.fail(fmt.Sprintf("%s[%d]", k.at("images"), i), ErrInvalid, "%v", err)
+			d.Fail(fmt.Sprintf("%s[%d]", k.At("images"), i), ErrInvalid, "%v", err)
 			continue
 		}
 		o.Images = append(o.Images, img)
 	}
-	labels := k.strMap("commonLabels")
-	withoutSelector := k.boolean("labelWithoutSelector")
+	labels := k.StrMap("commonLabels")
+	withoutSelector := k.Bool("labelWithoutSelector")
 	if len(labels) > 0 && !withoutSelector {
-		d.fail(k.at("commonLabels"), ErrUnsupported, "converge adds common labels to metadata only, while Argo CD also adds them to selectors and pod templates unless labelWithoutSelector is true: set labelWithoutSelector: true, or move the labels into the kustomization")
+		d.Fail(k.At("commonLabels"), ErrUnsupported, "converge adds common labels to metadata only, while Argo CD also adds them to selectors and pod templates unless labelWithoutSelector is true: set labelWithoutSelector: true, or move the labels into the kustomization")
 	}
-	if k.boolean("labelIncludeTemplates") {
-		d.fail(k.at("labelIncludeTemplates"), ErrUnsupported, "converge's common labels leave pod templates alone; move the labels into the kustomization")
+	if k.Bool("labelIncludeTemplates") {
+		d.Fail(k.At("labelIncludeTemplates"), ErrUnsupported, "converge's common labels leave pod templates alone; move the labels into the kustomization")
 	}
 	o.CommonLabels = labels
-	o.CommonAnnotations = k.strMap("commonAnnotations")
+	o.CommonAnnotations = k.StrMap("commonAnnotations")
 	// Forcing replaces values the kustomization sets for the same keys,
 	// which converge's overrides always do.
-	k.boolean("forceCommonLabels")
-	k.boolean("forceCommonAnnotations")
-	if k.boolean("commonAnnotationsEnvsubst") {
-		d.fail(k.at("commonAnnotationsEnvsubst"), ErrUnsupported, "Argo CD's build environment is not substituted into annotations")
+	k.Bool("forceCommonLabels")
+	k.Bool("forceCommonAnnotations")
+	if k.Bool("commonAnnotationsEnvsubst") {
+		d.Fail(k.At("commonAnnotationsEnvsubst"), ErrUnsupported, "Argo CD's build environment is not substituted into annotations")
 	}
-	for _, p := range k.objs("patches") {
+	for _, p := range k.Objs("patches") {
 		l.patch(d, p, o)
 	}
-	o.Components = k.strs("components")
-	if k.boolean("ignoreMissingComponents") {
-		d.warn(k.at("ignoreMissingComponents"), "a missing component fails the render instead of being skipped")
+	o.Components = k.Strs("components")
+	if k.Bool("ignoreMissingComponents") {
+		d.Warn(k.At("ignoreMissingComponents"), "a missing component fails the render instead of being skipped")
 	}
-	k.refuse("replicas", "replica overrides are not supported: write replicas: in the kustomization")
-	k.inform("version", "converge renders with its built-in kustomize (sigs.k8s.io/kustomize/api v0.21), not a chosen version")
+	k.Refuse("replicas", "replica overrides are not supported: write replicas: in the kustomization")
+	k.Inform("version", "converge renders with its built-in kustomize (sigs.k8s.io/kustomize/api v0.21), not a chosen version")
 	for _, f := range []string{"kubeVersion", "apiVersions"} {
-		k.inform(f, "used by Helm charts inflated by Kustomize, which converge refuses")
+		k.Inform(f, "used by Helm charts inflated by Kustomize, which converge refuses")
 	}
 }
 
 // patch reads one kustomize patch.
-func (l *loader) patch(d *doc, p *node, o *render.Options) {
-	body := p.str("patch")
-	p.refuse("path", "patches from files are not supported here: write the patch inline, or list it in the kustomization")
-	if body == "" && !p.present("path") {
-		d.fail(p.at("patch"), ErrInvalid, "required")
+func (l *loader) patch(d *manifest.Doc, p *manifest.Node, o *render.Options) {
+	body := p.Str("patch")
+	p.Refuse("path", "patches from files are not supported here: write the patch inline, or list it in the kustomization")
+	if body == "" && !p.Present("path") {
+		d.Fail(p.At("patch"), ErrInvalid, "required")
 	}
-	opts := p.obj("options")
-	for k := range opts.m {
-		if opts.boolean(k) {
-			d.fail(opts.at(k), ErrUnsupported, "patch options (allowNameChange, allowKindChange) are not supported")
+	opts := p.Obj("options")
+	for k := range opts.Map() {
+		if opts.Bool(k) {
+			d.Fail(opts.At(k), ErrUnsupported, "patch options (allowNameChange, allowKindChange) are not supported")
 		}
 	}
-	rp := render.Patch{Patch: body}
-	if t := p.obj("target"); t.m != nil {
-		rp.Target = &render.Selector{
-			Group: t.str("group"), Version: t.str("version"), Kind: t.str("kind"),
-			Name: t.str("name"), Namespace: t.str("namespace"),
-			LabelSelector: t.str("labelSelector"), AnnotationSelector: t.str("annotationSelector"),
-		}
-	}
-	o.Patches = append(o.Patches, rp)
+	o.Patches = append(o.Patches, render.Patch{Patch: body, Target: manifest.PatchTarget(p.Obj("target"))})
 }
 
 // parseImage reads an image override as `kustomize edit set image` does:
@@ -92,7 +85,7 @@ func parseImage(arg string) (render.Image, error) {
 	}
 	name, tag, digest := util.SplitImageName(value)
 	if name == arg || name == "" || hasKey && key == "" {
-		return render.Image{}, fmt.Errorf("%q is not name=newName[:tag][@digest], name:tag or name@digest", short(arg))
+		return render.Image{}, fmt.Errorf("%q is not name=newName[:tag][@digest], name:tag or name@digest", manifest.Short(arg))
 	}
 	img := render.Image{NewTag: tag, Digest: digest}
 	if key == "" {
@@ -104,71 +97,71 @@ func parseImage(arg string) (render.Image, error) {
 }
 
 // helm reads source.helm; refs are the names $ref/ value files may use.
-func (l *loader) helm(d *doc, h *node, u *reconcile.Unit, refs map[string]bool) {
+func (l *loader) helm(d *manifest.Doc, h *manifest.Node, u *reconcile.Unit, refs map[string]bool) {
 	hh := &u.Render.Helm
-	hh.ReleaseName = h.str("releaseName")
-	for i, f := range h.strs("valueFiles") {
-		p := fmt.Sprintf("%s[%d]", h.at("valueFiles"), i)
+	hh.ReleaseName = h.Str("releaseName")
+	for i, f := range h.Strs("valueFiles") {
+		p := fmt.Sprintf("%s[%d]", h.At("valueFiles"), i)
 		switch {
 		case strings.HasPrefix(f, "$"):
 			ref, rest, _ := strings.Cut(f[1:], "/")
 			if !refs[ref] {
-				d.fail(p, ErrInvalid, "$%s names no ref: source of this Application", short(ref))
+				d.Fail(p, ErrInvalid, "$%s names no ref: source of this Application", manifest.Short(ref))
 				continue
 			}
 			// A file of the repository, from its root: relative to the chart.
 			f = strings.Repeat("../", depth(u.Path)) + rest
 		case strings.Contains(f, "://"):
-			d.fail(p, ErrUnsupported, "values files from URLs are not supported: commit the file")
+			d.Fail(p, ErrUnsupported, "values files from URLs are not supported: commit the file")
 			continue
 		}
 		hh.ValuesFiles = append(hh.ValuesFiles, f)
 	}
-	valuesText := h.str("values")
-	if h.present("valuesObject") {
-		v, _ := h.get("valuesObject")
+	valuesText := h.Str("values")
+	if h.Present("valuesObject") {
+		v, _ := h.Get("valuesObject")
 		m, ok := v.(map[string]any)
 		if !ok {
-			d.fail(h.at("valuesObject"), ErrInvalid, "must be a mapping, not %s", typeName(v))
+			d.Fail(h.At("valuesObject"), ErrInvalid, "must be a mapping, not %s", manifest.TypeName(v))
 		}
 		hh.Values = m
 		if valuesText != "" {
-			d.warn(h.at("values"), "ignored, as Argo CD does, because valuesObject is set")
+			d.Warn(h.At("values"), "ignored, as Argo CD does, because valuesObject is set")
 		}
 	} else if valuesText != "" {
 		m, err := decodeValues(valuesText, l.opts.Decode)
 		if err != nil {
-			d.fail(h.at("values"), ErrInvalid, "%v", err)
+			d.Fail(h.At("values"), ErrInvalid, "%v", err)
 		}
 		hh.Values = m
 	}
-	for _, p := range h.objs("parameters") {
-		name := p.str("name")
+	for _, p := range h.Objs("parameters") {
+		name := p.Str("name")
 		if name == "" {
-			d.fail(p.at("name"), ErrInvalid, "required")
+			d.Fail(p.At("name"), ErrInvalid, "required")
 		}
-		hh.Parameters = append(hh.Parameters, reconcile.HelmParameter{Name: name, Value: p.str("value"), ForceString: p.boolean("forceString")})
+		hh.Parameters = append(hh.Parameters, reconcile.HelmParameter{Name: name, Value: p.Str("value"), ForceString: p.Bool("forceString")})
 	}
-	h.refuse("fileParameters", "file parameters (--set-file) are not supported: put the file's content in values")
-	hh.SkipCRDs = h.boolean("skipCrds")
-	switch v := h.str("version"); v {
+	h.Refuse("fileParameters", "file parameters (--set-file) are not supported: put the file's content in values")
+	hh.SkipCRDs = h.Bool("skipCrds")
+	switch v := h.Str("version"); v {
 	case "", "v3":
 	default:
-		d.fail(h.at("version"), ErrUnsupported, "%q: converge renders with Helm v3 only", short(v))
+		d.Fail(h.At("version"), ErrUnsupported, "%q: converge renders with Helm v3 only", manifest.Short(v))
 	}
-	if h.boolean("passCredentials") {
-		d.warn(h.at("passCredentials"), "converge fetches no chart or dependency, so there are no credentials to pass")
+	if h.Bool("passCredentials") {
+		d.Warn(h.At("passCredentials"), "converge fetches no chart or dependency, so there are no credentials to pass")
 	}
-	if h.boolean("ignoreMissingValueFiles") {
-		d.warn(h.at("ignoreMissingValueFiles"), "a missing values file fails the render instead of being skipped")
+	if h.Bool("ignoreMissingValueFiles") {
+		d.Warn(h.At("ignoreMissingValueFiles"), "a missing values file fails the render instead of being skipped")
 	}
-	if ns := h.str("namespace"); ns != "" && ns != u.Destination.Namespace {
-		d.fail(h.at("namespace"), ErrUnsupported, "the release namespace is the destination namespace; a different one is not supported")
+	if ns := h.Str("namespace"); ns != "" && ns != u.Destination.Namespace {
+		d.Fail(h.At("namespace"), ErrUnsupported, "the release namespace is the destination namespace; a different one is not supported")
 	}
-	hh.KubeVersion = h.str("kubeVersion")
-	hh.APIVersions = h.strs("apiVersions")
-	h.inform("skipTests", "converge always leaves chart tests out (helm template --skip-tests)")
-	h.inform("skipSchemaValidation", "converge validates values against the chart's values.schema.json; a chart whose values do not pass fails to render")
+	hh.KubeVersion = h.Str("kubeVersion")
+	hh.APIVersions = h.Strs("apiVersions")
+	h.Inform("skipTests", "converge always leaves chart tests out (helm template --skip-tests)")
+	h.Inform("skipSchemaValidation", "converge validates values against the chart's values.schema.json; a chart whose values do not pass fails to render")
 }
 
 // depth counts the directories of a path: "a/b" is 2, "" is 0.
@@ -223,6 +216,6 @@ func decodeValues(text string, opts object.DecodeOptions) (map[string]any, error
 	case map[string]any:
 		return v, nil
 	default:
-		return nil, fmt.Errorf("must be a YAML mapping, not %s", typeName(v))
+		return nil, fmt.Errorf("must be a YAML mapping, not %s", manifest.TypeName(v))
 	}
 }

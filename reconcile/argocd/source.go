@@ -7,75 +7,76 @@ import (
 	"github.com/Masterminds/semver/v3"
 
 	"github.com/converge-dev/converge/reconcile"
+	"github.com/converge-dev/converge/reconcile/internal/manifest"
 	"github.com/converge-dev/converge/source/git"
 )
 
 // sources reads spec.source, or spec.sources when it holds one source, or
 // a chart and a ref: source of the same repository and revision.
-func (l *loader) sources(d *doc, spec *node, u *reconcile.Unit) {
+func (l *loader) sources(d *manifest.Doc, spec *manifest.Node, u *reconcile.Unit) {
 	switch {
-	case spec.present("source") && spec.present("sources"):
-		d.fail(spec.at("sources"), ErrInvalid, "spec.source and spec.sources are both set (Argo CD ignores source then); keep one")
-		spec.accept("source")
-	case spec.present("sources"):
+	case spec.Present("source") && spec.Present("sources"):
+		d.Fail(spec.At("sources"), ErrInvalid, "spec.source and spec.sources are both set (Argo CD ignores source then); keep one")
+		spec.Accept("source")
+	case spec.Present("sources"):
 		l.multiSource(d, spec, u)
-	case spec.present("source"):
-		l.source(d, spec.obj("source"), u, nil)
+	case spec.Present("source"):
+		l.source(d, spec.Obj("source"), u, nil)
 	default:
-		d.fail(spec.at("source"), ErrInvalid, "required")
-		spec.accept("source", "sources")
+		d.Fail(spec.At("source"), ErrInvalid, "required")
+		spec.Accept("source", "sources")
 	}
 }
 
 // multiSource maps the forms of spec.sources one unit can hold: a single
 // source, or a source and a ref: source of the same repository at the same
 // revision, whose $ref/ value files are files of that repository.
-func (l *loader) multiSource(d *doc, spec *node, u *reconcile.Unit) {
-	list := spec.objs("sources")
+func (l *loader) multiSource(d *manifest.Doc, spec *manifest.Node, u *reconcile.Unit) {
+	list := spec.Objs("sources")
 	if len(list) == 1 {
 		l.source(d, list[0], u, nil)
 		return
 	}
-	var app *node
+	var app *manifest.Node
 	refs := map[string]bool{}
-	var refNodes []*node
+	var refNodes []*manifest.Node
 	for _, s := range list {
 		if isRefOnly(s) {
 			refNodes = append(refNodes, s)
-			refs[s.str("ref")] = true
+			refs[s.Str("ref")] = true
 			continue
 		}
 		if app != nil {
-			d.fail(spec.at("sources"), ErrUnsupported, "several sources in one Application are not supported: a unit fetches one repository at one revision (only a source plus ref: sources of the same repository and revision map)")
+			d.Fail(spec.At("sources"), ErrUnsupported, "several sources in one Application are not supported: a unit fetches one repository at one revision (only a source plus ref: sources of the same repository and revision map)")
 			for _, s := range list {
-				s.accept(keysOf(s.m)...)
+				s.Accept(keysOf(s.Map())...)
 			}
 			return
 		}
 		app = s
 	}
 	if app == nil {
-		d.fail(spec.at("sources"), ErrInvalid, "no source renders anything: every source is only a ref:")
+		d.Fail(spec.At("sources"), ErrInvalid, "no source renders anything: every source is only a ref:")
 		return
 	}
-	repo, rev := str(app.m["repoURL"]), str(app.m["targetRevision"])
+	repo, rev := str(app.Map()["repoURL"]), str(app.Map()["targetRevision"])
 	for _, r := range refNodes {
-		if reconcile.SourceIdentity(r.str("repoURL")) != reconcile.SourceIdentity(repo) || cmpRev(r.str("targetRevision")) != cmpRev(rev) {
-			d.fail(r.path, ErrUnsupported, "a ref: source of another repository or revision than %s: a unit fetches one repository at one revision", app.path)
+		if reconcile.SourceIdentity(r.Str("repoURL")) != reconcile.SourceIdentity(repo) || cmpRev(r.Str("targetRevision")) != cmpRev(rev) {
+			d.Fail(r.Path(), ErrUnsupported, "a ref: source of another repository or revision than %s: a unit fetches one repository at one revision", app.Path())
 		}
-		r.str("targetRevision")
-		r.inform("name", "a source name is shown by Argo CD; converge does not use it")
+		r.Str("targetRevision")
+		r.Inform("name", "a source name is shown by Argo CD; converge does not use it")
 	}
 	l.source(d, app, u, refs)
 }
 
 // isRefOnly reports a source that only names a repository for $ref value
 // files.
-func isRefOnly(s *node) bool {
-	if _, ok := s.m["ref"]; !ok {
+func isRefOnly(s *manifest.Node) bool {
+	if _, ok := s.Map()["ref"]; !ok {
 		return false
 	}
-	for k := range s.m {
+	for k := range s.Map() {
 		switch k {
 		case "repoURL", "targetRevision", "ref", "name":
 		default:
@@ -106,53 +107,53 @@ func keysOf(m map[string]any) []string {
 }
 
 // source reads one source; refs are the names $ref/ value files may use.
-func (l *loader) source(d *doc, s *node, u *reconcile.Unit, refs map[string]bool) {
-	if s.present("chart") {
-		s.refuse("chart", "Helm repository charts are not supported: converge renders charts from Git; vendor the chart into the repository (helm pull --untar) and set path to it")
-		s.accept("repoURL", "targetRevision")
+func (l *loader) source(d *manifest.Doc, s *manifest.Node, u *reconcile.Unit, refs map[string]bool) {
+	if s.Present("chart") {
+		s.Refuse("chart", "Helm repository charts are not supported: converge renders charts from Git; vendor the chart into the repository (helm pull --untar) and set path to it")
+		s.Accept("repoURL", "targetRevision")
 		return
 	}
-	repo := s.str("repoURL")
+	repo := s.Str("repoURL")
 	if repo == "" {
-		d.fail(s.at("repoURL"), ErrInvalid, "required")
+		d.Fail(s.At("repoURL"), ErrInvalid, "required")
 	} else if _, err := git.ParseURL(repo, true); err != nil {
-		d.fail(s.at("repoURL"), ErrUnsupported, "%v", err)
+		d.Fail(s.At("repoURL"), ErrUnsupported, "%v", err)
 	}
 	u.Source.URL = repo
-	u.Source.Ref = l.revision(d, s.at("targetRevision"), repo, s.str("targetRevision"))
-	u.Path = cleanPath(s.str("path"))
+	u.Source.Ref = l.revision(d, s.At("targetRevision"), repo, s.Str("targetRevision"))
+	u.Path = cleanPath(s.Str("path"))
 	if outside(u.Path) {
-		d.fail(s.at("path"), ErrInvalid, "%q leaves the repository: a path is relative to its root, inside it", short(u.Path))
+		d.Fail(s.At("path"), ErrInvalid, "%q leaves the repository: a path is relative to its root, inside it", manifest.Short(u.Path))
 	}
-	s.refuse("plugin", "config management plugins are not supported")
-	s.inform("name", "a source name is shown by Argo CD; converge does not use it")
-	if s.present("ref") && refs == nil {
-		s.inform("ref", "names the source for other sources' $ref value files; an Application with one source has none")
+	s.Refuse("plugin", "config management plugins are not supported")
+	s.Inform("name", "a source name is shown by Argo CD; converge does not use it")
+	if s.Present("ref") && refs == nil {
+		s.Inform("ref", "names the source for other sources' $ref value files; an Application with one source has none")
 	}
-	s.accept("ref")
+	s.Accept("ref")
 
 	types := 0
 	for _, k := range []string{"helm", "kustomize", "directory", "plugin"} {
-		if s.present(k) {
+		if s.Present(k) {
 			types++
 		}
 	}
 	if types > 1 {
-		d.fail(s.path, ErrInvalid, "several source types (helm, kustomize, directory, plugin) are set; Argo CD refuses that too")
+		d.Fail(s.Path(), ErrInvalid, "several source types (helm, kustomize, directory, plugin) are set; Argo CD refuses that too")
 	}
-	if s.present("helm") {
+	if s.Present("helm") {
 		u.Render.Kind = reconcile.RenderHelm
-		l.helm(d, s.obj("helm"), u, refs)
+		l.helm(d, s.Obj("helm"), u, refs)
 	} else if len(refs) > 0 {
-		d.fail(s.path, ErrInvalid, "ref: sources are only used by helm.valueFiles, and this source has no helm")
+		d.Fail(s.Path(), ErrInvalid, "ref: sources are only used by helm.valueFiles, and this source has no helm")
 	}
-	if s.present("kustomize") {
+	if s.Present("kustomize") {
 		u.Render.Kind = reconcile.RenderKustomize
-		l.kustomize(d, s.obj("kustomize"), u)
+		l.kustomize(d, s.Obj("kustomize"), u)
 	}
-	if s.present("directory") {
+	if s.Present("directory") {
 		u.Render.Kind = reconcile.RenderPlain
-		l.directory(d, s.obj("directory"), u)
+		l.directory(d, s.Obj("directory"), u)
 	}
 }
 
@@ -178,12 +179,12 @@ func outside(p string) bool {
 // does: HEAD (or nothing) is the default branch, a semver constraint that
 // is not a plain version is a range over the tags, a 40-hex-digit string a
 // commit, refs/... a reference name, and any other name a branch or a tag.
-func (l *loader) revision(d *doc, p, repo, rev string) git.Reference {
+func (l *loader) revision(d *manifest.Doc, p, repo, rev string) git.Reference {
 	if rev == "" || rev == "HEAD" {
 		if l.opts.DefaultBranch != "" {
 			return git.Reference{Branch: l.opts.DefaultBranch}
 		}
-		d.warn(p, "HEAD (the default) is the remote's default branch, which converge does not ask for: it fetches branch \"main\"; write the branch if it is another (or set Options.DefaultBranch)")
+		d.Warn(p, "HEAD (the default) is the remote's default branch, which converge does not ask for: it fetches branch \"main\"; write the branch if it is another (or set Options.DefaultBranch)")
 		return git.Reference{}
 	}
 	ref, err := l.reference(repo, rev)
@@ -191,7 +192,7 @@ func (l *loader) revision(d *doc, p, repo, rev string) git.Reference {
 		err = ref.Validate()
 	}
 	if err != nil {
-		d.fail(p, ErrUnsupported, "%v", err)
+		d.Fail(p, ErrUnsupported, "%v", err)
 		return git.Reference{}
 	}
 	return ref
@@ -223,20 +224,20 @@ func (l *loader) reference(repo, rev string) (git.Reference, error) {
 }
 
 // directory reads source.directory: plain manifests.
-func (l *loader) directory(d *doc, n *node, u *reconcile.Unit) {
-	u.Render.Recurse = n.boolean("recurse")
-	j := n.obj("jsonnet")
+func (l *loader) directory(d *manifest.Doc, n *manifest.Node, u *reconcile.Unit) {
+	u.Render.Recurse = n.Bool("recurse")
+	j := n.Obj("jsonnet")
 	for _, k := range []string{"extVars", "tlas", "libs"} {
-		if len(j.list(k)) > 0 {
-			d.fail(j.at(k), ErrUnsupported, "Jsonnet is not supported: render it to YAML in CI and commit the output")
+		if len(j.List(k)) > 0 {
+			d.Fail(j.At(k), ErrUnsupported, "Jsonnet is not supported: render it to YAML in CI and commit the output")
 		}
 	}
-	include, exclude := n.str("include"), n.str("exclude")
+	include, exclude := n.Str("include"), n.Str("exclude")
 	var ignore []string
 	if include != "" {
 		pats, err := globPatterns(include)
 		if err != nil {
-			d.fail(n.at("include"), ErrUnsupported, "%v", err)
+			d.Fail(n.At("include"), ErrUnsupported, "%v", err)
 		}
 		// Leave out every file, keep the directories, then take back the
 		// included files.
@@ -248,7 +249,7 @@ func (l *loader) directory(d *doc, n *node, u *reconcile.Unit) {
 	if exclude != "" {
 		pats, err := globPatterns(exclude)
 		if err != nil {
-			d.fail(n.at("exclude"), ErrUnsupported, "%v", err)
+			d.Fail(n.At("exclude"), ErrUnsupported, "%v", err)
 		}
 		ignore = append(ignore, pats...) // after include: exclude wins, as in Argo CD
 	}

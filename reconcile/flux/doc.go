@@ -17,8 +17,8 @@
 // typo, a newer Flux's) is refused too (ErrUnknownField). Nothing is
 // dropped silently, except status. A refused document fails the whole
 // Load. Image automation documents (image.toolkit.fluxcd.io) are not
-// units: they are listed in Result.Skipped, with a Warning, for the
-// promote package.
+// units: they are listed in Result.Skipped, with a Warning, for image
+// promotion (the promote package, which is planned).
 //
 // # GitRepository (source.toolkit.fluxcd.io v1, v1beta2)
 //
@@ -71,7 +71,9 @@
 //	spec.dependsOn            Unit.DependsOn; a dependency on itself is refused (cycles are
 //	                          the Loop's to refuse); readyExpr refused
 //	spec.postBuild            substitute → Substitute.Vars, substituteFrom → Substitute.From
-//	spec.decryption           Unit.Decryption (provider sops only)
+//	spec.decryption           Unit.Decryption (provider sops only); a pass fails unless the
+//	                          Reconciler has a Step that decrypts sops (converge's secrets
+//	                          package is planned)
 //	spec.images, .patches, .components, .namePrefix, .nameSuffix, .commonMetadata
 //	                          Render.Options (commonMetadata: CommonLabels and
 //	                          CommonAnnotations, metadata only, as in Flux)

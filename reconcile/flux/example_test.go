@@ -2,8 +2,14 @@ package flux_test
 
 import (
 	"fmt"
+	"os"
 	"strings"
 
+	"github.com/go-logr/logr"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/converge-dev/converge/cluster"
+	"github.com/converge-dev/converge/reconcile"
 	"github.com/converge-dev/converge/reconcile/flux"
 )
 
@@ -63,4 +69,46 @@ spec:
 	fmt.Println(err)
 	// Output:
 	// Kustomization flux-system/podinfo: spec.sourceRef.kind: OCIRepository sources are not supported: converge fetches Git repositories (GitRepository)
+}
+
+// The units of a file, handed to a host's Loop, as the package overview
+// does. (Compiled, not run: it needs a cluster.)
+func ExampleLoad_loop() {
+	log := logr.Discard() // the host's logger
+	restConfig, err := clientcmd.BuildConfigFromFlags("", os.Getenv("KUBECONFIG"))
+	if err != nil {
+		log.Error(err, "kubeconfig")
+		return
+	}
+	client, err := cluster.New(restConfig)
+	if err != nil {
+		log.Error(err, "cluster")
+		return
+	}
+	r, err := reconcile.New(client)
+	if err != nil {
+		log.Error(err, "reconciler")
+		return
+	}
+	defer r.Close()
+	loop := reconcile.NewLoop(r, reconcile.DefaultLoopOptions())
+	file, err := os.Open("clusters/prod/apps.yaml")
+	if err != nil {
+		log.Error(err, "open")
+		return
+	}
+	defer file.Close()
+
+	res, err := flux.Load(file, flux.DefaultOptions())
+	if err != nil {
+		log.Error(err, "load") // the document and the field's path
+		return
+	}
+	for _, w := range res.Warnings {
+		log.Info(w.String())
+	}
+	err = loop.Set(res.Units...)
+	if err != nil {
+		log.Error(err, "units")
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/converge-dev/converge/reconcile"
+	"github.com/converge-dev/converge/reconcile/internal/manifest"
 	"github.com/converge-dev/converge/render"
 	"github.com/converge-dev/converge/source/git"
 )
@@ -22,73 +23,73 @@ type gitRepo struct {
 
 // gitRepository loads a GitRepository into the source of the units whose
 // Kustomizations name it.
-func (l *loader) gitRepository(d *doc, n *node) {
-	n.accept("apiVersion", "kind", "status")
-	m := readMeta(n, l.opts.Namespace, false)
-	spec := n.obj("spec")
-	g := &gitRepo{object: d.object, namespace: m.namespace}
+func (l *loader) gitRepository(d *manifest.Doc, n *manifest.Node) {
+	n.Accept("apiVersion", "kind", "status")
+	m := manifest.ReadMeta(n, l.opts.Namespace)
+	spec := n.Obj("spec")
+	g := &gitRepo{object: d.Object(), namespace: m.Namespace}
 	src := &g.source
 
-	src.URL = spec.str("url")
+	src.URL = spec.Str("url")
 	if src.URL == "" {
-		d.fail(spec.at("url"), ErrInvalid, "required")
+		d.Fail(spec.At("url"), ErrInvalid, "required")
 	} else if _, err := git.ParseURL(src.URL, true); err != nil {
-		d.fail(spec.at("url"), ErrUnsupported, "%v", err)
+		d.Fail(spec.At("url"), ErrUnsupported, "%v", err)
 	}
-	src.Ref = gitRef(d, spec.obj("ref"))
+	src.Ref = gitRef(d, spec.Obj("ref"))
 	src.SecretRef = secretName(d, spec, "secretRef")
 	g.interval = durationField(d, spec, "interval", true)
-	if spec.present("timeout") {
+	if spec.Present("timeout") {
 		durationField(d, spec, "timeout", false)
-		d.warn(spec.at("timeout"), "a fetch is bounded by the unit's timeout (the Kustomization's) and the fetcher's FetcherOptions.Timeout, not per source")
+		d.Warn(spec.At("timeout"), "a fetch is bounded by the unit's timeout (the Kustomization's) and the fetcher's FetcherOptions.Timeout, not per source")
 	}
-	if text := spec.str("ignore"); text != "" {
+	if text := spec.Str("ignore"); text != "" {
 		for _, line := range strings.Split(text, "\n") {
 			if line = strings.TrimRight(line, "\r"); strings.TrimSpace(line) != "" && !strings.HasPrefix(line, "#") {
 				src.Ignore = append(src.Ignore, line)
 			}
 		}
 		if _, err := render.NewIgnore(src.Ignore); err != nil {
-			d.fail(spec.at("ignore"), ErrInvalid, "%v", err)
+			d.Fail(spec.At("ignore"), ErrInvalid, "%v", err)
 		}
 	}
-	src.Submodules = spec.boolean("recurseSubmodules")
-	l.verify(d, spec.obj("verify"), g)
-	g.suspend = spec.boolean("suspend")
+	src.Submodules = spec.Bool("recurseSubmodules")
+	l.verify(d, spec.Obj("verify"), g)
+	g.suspend = spec.Bool("suspend")
 	if g.suspend {
-		d.warn(spec.at("suspend"), "converge fetches at every pass and cannot keep serving the last artifact: the units of this source are suspended too")
+		d.Warn(spec.At("suspend"), "converge fetches at every pass and cannot keep serving the last artifact: the units of this source are suspended too")
 	}
-	switch p := spec.str("provider"); p {
+	switch p := spec.Str("provider"); p {
 	case "", "generic":
 	default:
-		d.fail(spec.at("provider"), ErrUnsupported, "%q authentication is not supported: use a secretRef", short(p))
+		d.Fail(spec.At("provider"), ErrUnsupported, "%q authentication is not supported: use a secretRef", manifest.Short(p))
 	}
-	spec.refuse("include", "including other GitRepositories' files is not supported: use Git submodules (recurseSubmodules) or one Kustomization per repository")
-	spec.refuse("proxySecretRef", "a per-source proxy is not supported: the fetcher uses the process's proxy settings (HTTPS_PROXY)")
-	spec.refuse("sparseCheckout", "sparse checkouts are not supported: the unit renders its path, and ignore can leave the rest out")
-	spec.refuse("serviceAccountName", "workload identity authentication is not supported: use a secretRef")
+	spec.Refuse("include", "including other GitRepositories' files is not supported: use Git submodules (recurseSubmodules) or one Kustomization per repository")
+	spec.Refuse("proxySecretRef", "a per-source proxy is not supported: the fetcher uses the process's proxy settings (HTTPS_PROXY)")
+	spec.Refuse("sparseCheckout", "sparse checkouts are not supported: the unit renders its path, and ignore can leave the rest out")
+	spec.Refuse("serviceAccountName", "workload identity authentication is not supported: use a secretRef")
 	// v1beta2 only.
-	spec.inform("gitImplementation", "deprecated in Flux and without effect: converge uses its own Git client")
-	spec.inform("accessFrom", "cross-namespace access lists are not enforced: any Kustomization of the input may use this source")
+	spec.Inform("gitImplementation", "deprecated in Flux and without effect: converge uses its own Git client")
+	spec.Inform("accessFrom", "cross-namespace access lists are not enforced: any Kustomization of the input may use this source")
 
-	if prev := l.repos[reconcile.Ref{Name: m.name, Namespace: m.namespace}]; prev != nil {
-		d.fail("metadata.name", ErrInvalid, "GitRepository %s/%s is also defined by %s", m.namespace, m.name, prev.object)
+	if prev := l.repos[reconcile.Ref{Name: m.Name, Namespace: m.Namespace}]; prev != nil {
+		d.Fail("metadata.name", ErrInvalid, "GitRepository %s/%s is also defined by %s", m.Namespace, m.Name, prev.object)
 		return
 	}
-	g.failed = len(d.errs) > 0
-	l.repos[reconcile.Ref{Name: m.name, Namespace: m.namespace}] = g
+	g.failed = d.Failed()
+	l.repos[reconcile.Ref{Name: m.Name, Namespace: m.Namespace}] = g
 	l.repoOrder = append(l.repoOrder, g)
 }
 
 // gitRef maps spec.ref with Flux's precedence: commit over name over
 // semver over tag over branch; a commit with a branch searches that
 // branch. No reference is the branch "master", Flux's default.
-func gitRef(d *doc, r *node) git.Reference {
-	branch, tag, semver, name, commit := r.str("branch"), r.str("tag"), r.str("semver"), r.str("name"), r.str("commit")
+func gitRef(d *manifest.Doc, r *manifest.Node) git.Reference {
+	branch, tag, semver, name, commit := r.Str("branch"), r.Str("tag"), r.Str("semver"), r.Str("name"), r.Str("commit")
 	ignored := func(winner string, fields ...string) {
 		for _, f := range fields {
-			if r.present(f) {
-				d.warn(r.at(f), "ignored: %s takes precedence, as in Flux", winner)
+			if r.Present(f) {
+				d.Warn(r.At(f), "ignored: %s takes precedence, as in Flux", winner)
 			}
 		}
 	}
@@ -112,19 +113,19 @@ func gitRef(d *doc, r *node) git.Reference {
 		ref = git.Reference{Branch: "master"}
 	}
 	if err := ref.Validate(); err != nil {
-		d.fail(r.path, ErrInvalid, "%v", err)
+		d.Fail(r.Path(), ErrInvalid, "%v", err)
 	}
 	return ref
 }
 
 // verify reads spec.verify: the mode, and the keys the host resolves from
 // the Secret it names.
-func (l *loader) verify(d *doc, v *node, g *gitRepo) {
-	if v.m == nil {
+func (l *loader) verify(d *manifest.Doc, v *manifest.Node, g *gitRepo) {
+	if v.Map() == nil {
 		return
 	}
 	var mode git.VerifyMode
-	switch m := v.str("mode"); m {
+	switch m := v.Str("mode"); m {
 	case "", "HEAD", "head":
 		mode = git.VerifyHead
 	case "Tag":
@@ -132,55 +133,55 @@ func (l *loader) verify(d *doc, v *node, g *gitRepo) {
 	case "TagAndHEAD":
 		mode = git.VerifyTagAndHead
 	default:
-		d.fail(v.at("mode"), ErrInvalid, "%q is not HEAD, Tag or TagAndHEAD", short(m))
+		d.Fail(v.At("mode"), ErrInvalid, "%q is not HEAD, Tag or TagAndHEAD", manifest.Short(m))
 	}
 	secret := secretName(d, v, "secretRef")
 	if secret == "" {
-		d.fail(v.at("secretRef"), ErrInvalid, "required")
+		d.Fail(v.At("secretRef"), ErrInvalid, "required")
 		return
 	}
 	if l.opts.VerifyKeys == nil {
-		d.fail(v.path, ErrUnsupported, "the keys are in Secret %s/%s, and Options.VerifyKeys is not set to read them", g.namespace, short(secret))
+		d.Fail(v.Path(), ErrUnsupported, "the keys are in Secret %s/%s, and Options.VerifyKeys is not set to read them", g.namespace, manifest.Short(secret))
 		return
 	}
 	keys, err := l.opts.VerifyKeys(g.namespace, secret)
 	if err != nil {
-		d.fail(v.at("secretRef"), ErrMissing, "Secret %s/%s: %v", g.namespace, short(secret), err)
+		d.Fail(v.At("secretRef"), ErrMissing, "Secret %s/%s: %v", g.namespace, manifest.Short(secret), err)
 		return
 	}
 	if len(keys) == 0 {
-		d.fail(v.at("secretRef"), ErrInvalid, "Secret %s/%s holds no key", g.namespace, short(secret))
+		d.Fail(v.At("secretRef"), ErrInvalid, "Secret %s/%s holds no key", g.namespace, manifest.Short(secret))
 		return
 	}
 	g.source.Verify = &reconcile.Verify{Mode: mode, Keys: keys}
 }
 
 // secretName reads a {name: ...} reference.
-func secretName(d *doc, n *node, key string) string {
-	if !n.present(key) {
-		n.accept(key)
+func secretName(d *manifest.Doc, n *manifest.Node, key string) string {
+	if !n.Present(key) {
+		n.Accept(key)
 		return ""
 	}
-	ref := n.obj(key)
-	name := ref.str("name")
-	if name == "" && ref.m != nil {
-		d.fail(ref.at("name"), ErrInvalid, "required")
+	ref := n.Obj(key)
+	name := ref.Str("name")
+	if name == "" && ref.Map() != nil {
+		d.Fail(ref.At("name"), ErrInvalid, "required")
 	}
 	return name
 }
 
 // durationField reads a Flux duration ("1m", "1h30m"), positive.
-func durationField(d *doc, n *node, key string, required bool) time.Duration {
-	v := n.str(key)
+func durationField(d *manifest.Doc, n *manifest.Node, key string, required bool) time.Duration {
+	v := n.Str(key)
 	if v == "" {
-		if required && !n.present(key) {
-			d.fail(n.at(key), ErrInvalid, "required")
+		if required && !n.Present(key) {
+			d.Fail(n.At(key), ErrInvalid, "required")
 		}
 		return 0
 	}
 	t, err := time.ParseDuration(v)
 	if err != nil || t <= 0 {
-		d.fail(n.at(key), ErrInvalid, "%q is not a positive duration such as \"1m\" or \"1h30m\"", short(v))
+		d.Fail(n.At(key), ErrInvalid, "%q is not a positive duration such as \"1m\" or \"1h30m\"", manifest.Short(v))
 		return 0
 	}
 	return t

@@ -3,6 +3,7 @@ package flux
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/google/cel-go/common"
 	"github.com/google/cel-go/common/ast"
@@ -10,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/converge-dev/converge/health"
+	"github.com/converge-dev/converge/reconcile/internal/manifest"
 )
 
 // objectFields are the variables Flux's health expressions see: the
@@ -21,17 +23,17 @@ var maxExprLength = health.DefaultRuleOptions().MaxExpressionLength
 
 // healthExprs reads spec.healthCheckExprs into health rules, compiled
 // once to catch errors now.
-func (l *loader) healthExprs(d *doc, spec *node) []health.Rule {
+func (l *loader) healthExprs(d *manifest.Doc, spec *manifest.Node) []health.Rule {
 	var rules []health.Rule
-	for _, e := range spec.objs("healthCheckExprs") {
-		gv, err := schema.ParseGroupVersion(e.str("apiVersion"))
+	for _, e := range spec.Objs("healthCheckExprs") {
+		gv, err := schema.ParseGroupVersion(e.Str("apiVersion"))
 		if err != nil || gv.Group == "" && gv.Version == "" {
-			d.fail(e.at("apiVersion"), ErrInvalid, "required: the group and version of the kind")
+			d.Fail(e.At("apiVersion"), ErrInvalid, "required: the group and version of the kind")
 			continue
 		}
-		r := health.Rule{Group: gv.Group, Kind: e.str("kind")}
+		r := health.Rule{Group: gv.Group, Kind: e.Str("kind")}
 		if r.Kind == "" {
-			d.fail(e.at("kind"), ErrInvalid, "required")
+			d.Fail(e.At("kind"), ErrInvalid, "required")
 			continue
 		}
 		ok := true
@@ -39,13 +41,13 @@ func (l *loader) healthExprs(d *doc, spec *node) []health.Rule {
 			key string
 			dst *string
 		}{{"current", &r.Current}, {"inProgress", &r.InProgress}, {"failed", &r.Failed}} {
-			src := e.str(f.key)
+			src := e.Str(f.key)
 			if src == "" {
 				continue
 			}
 			out, err := selfExpr(src)
 			if err != nil {
-				d.fail(e.at(f.key), ErrInvalid, "%v", err)
+				d.Fail(e.At(f.key), ErrInvalid, "%v", err)
 				ok = false
 				continue
 			}
@@ -55,7 +57,7 @@ func (l *loader) healthExprs(d *doc, spec *node) []health.Rule {
 			continue
 		}
 		if r.Current == "" {
-			d.fail(e.at("current"), ErrInvalid, "required")
+			d.Fail(e.At("current"), ErrInvalid, "required")
 			continue
 		}
 		if _, err := health.CompileRules([]health.Rule{r}, health.DefaultRuleOptions()); err != nil {
@@ -63,13 +65,13 @@ func (l *loader) healthExprs(d *doc, spec *node) []health.Rule {
 			if errors.As(err, &re) {
 				err = re.Err
 			}
-			d.fail(e.path, ErrInvalid, "%v", err)
+			d.Fail(e.Path(), ErrInvalid, "%v", err)
 			continue
 		}
 		rules = append(rules, r)
 	}
 	if len(rules) > 0 {
-		d.warn(spec.at("healthCheckExprs"), "returned in Result.HealthRules for the host's health engine, where they apply to every object of their kinds, not to this unit's alone")
+		d.Warn(spec.At("healthCheckExprs"), "returned in Result.HealthRules for the host's health engine, where they apply to every object of their kinds, not to this unit's alone")
 	}
 	return rules
 }
@@ -118,7 +120,7 @@ func (r *rewriter) walk(e ast.Expr, bound []string, depth int) {
 	switch e.Kind() {
 	case ast.IdentKind:
 		name := e.AsIdent()
-		if objectFields[name] && !contains(bound, name) {
+		if objectFields[name] && !slices.Contains(bound, name) {
 			e.SetKindCase(r.fac.NewSelect(r.id(), r.fac.NewIdent(r.id(), "self"), name))
 		}
 	case ast.SelectKind:
@@ -176,13 +178,4 @@ func maxID(e ast.Expr) int64 {
 		}
 	}))
 	return m
-}
-
-func contains(l []string, s string) bool {
-	for _, x := range l {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

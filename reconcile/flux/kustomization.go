@@ -6,19 +6,20 @@ import (
 	"strings"
 
 	"github.com/converge-dev/converge/reconcile"
+	"github.com/converge-dev/converge/reconcile/internal/manifest"
 )
 
 // kustomization loads a Kustomization into a unit.
-func (l *loader) kustomization(d *doc, n *node) {
-	n.accept("apiVersion", "kind", "status")
-	m := readMeta(n, l.opts.Namespace, true)
-	u := &reconcile.Unit{Name: m.name, Namespace: m.namespace, Generation: m.generation}
-	spec := n.obj("spec")
-	if spec.m == nil {
-		d.fail(spec.path, ErrInvalid, "required")
+func (l *loader) kustomization(d *manifest.Doc, n *manifest.Node) {
+	n.Accept("apiVersion", "kind", "status")
+	m := manifest.ReadUnitMeta(n, l.opts.Namespace)
+	u := &reconcile.Unit{Name: m.Name, Namespace: m.Namespace, Generation: m.Generation}
+	spec := n.Obj("spec")
+	if spec.Map() == nil {
+		d.Fail(spec.Path(), ErrInvalid, "required")
 		return
 	}
-	repo := l.sourceRef(d, spec.obj("sourceRef"), u)
+	repo := l.sourceRef(d, spec.Obj("sourceRef"), u)
 
 	interval := durationField(d, spec, "interval", true)
 	// The unit reconciles as often as the more frequent of the two: new
@@ -36,47 +37,47 @@ func (l *loader) kustomization(d *doc, n *node) {
 
 	// Flux joins the path to the source's root: "./apps", "apps" and
 	// "/apps" are the same directory.
-	raw := spec.str("path")
+	raw := spec.Str("path")
 	u.Path = path.Clean(strings.TrimLeft(raw, "/"))
 	switch {
 	case u.Path == ".":
 		u.Path = ""
 	case u.Path == ".." || strings.HasPrefix(u.Path, "../"):
-		d.fail(spec.at("path"), ErrInvalid, "%q leaves the source: a path is relative to its root, inside it", short(raw))
+		d.Fail(spec.At("path"), ErrInvalid, "%q leaves the source: a path is relative to its root, inside it", manifest.Short(raw))
 	}
 	u.Render.Recurse = true // Flux renders plain directories with kustomize create --autodetect --recursive
-	u.Sync.Prune = spec.boolean("prune")
-	u.Sync.Recreate = spec.boolean("force")
-	u.Suspend = spec.boolean("suspend") || repo != nil && repo.suspend
-	u.Destination.TargetNamespace = spec.str("targetNamespace")
-	u.Destination.ServiceAccount = spec.str("serviceAccountName")
-	l.kubeConfig(d, spec.obj("kubeConfig"), u)
+	u.Sync.Prune = spec.Bool("prune")
+	u.Sync.Recreate = spec.Bool("force")
+	u.Suspend = spec.Bool("suspend") || repo != nil && repo.suspend
+	u.Destination.TargetNamespace = spec.Str("targetNamespace")
+	u.Destination.ServiceAccount = spec.Str("serviceAccountName")
+	l.kubeConfig(d, spec.Obj("kubeConfig"), u)
 
 	l.health(d, spec, u)
 	l.dependsOn(d, spec, u)
-	postBuild(d, spec.obj("postBuild"), u)
-	if dn := spec.obj("decryption"); dn.m != nil {
-		provider := dn.str("provider")
+	postBuild(d, spec.Obj("postBuild"), u)
+	if dn := spec.Obj("decryption"); dn.Map() != nil {
+		provider := dn.Str("provider")
 		if provider != "sops" {
-			d.fail(dn.at("provider"), ErrUnsupported, "%q: converge decrypts sops only", short(provider))
+			d.Fail(dn.At("provider"), ErrUnsupported, "%q: converge decrypts sops only", manifest.Short(provider))
 		}
 		u.Decryption = &reconcile.Decryption{Provider: provider, SecretRef: secretName(d, dn, "secretRef")}
 	}
 	overrides(d, spec, &u.Render.Options)
 
 	cascade := u.Sync.Prune
-	switch p := spec.str("deletionPolicy"); p {
+	switch p := spec.Str("deletionPolicy"); p {
 	case "", "MirrorPrune":
 	case "Delete", "WaitForTermination":
 		cascade = true
 	case "Orphan":
 		cascade = false
 	default:
-		d.fail(spec.at("deletionPolicy"), ErrInvalid, "%q is not MirrorPrune, Delete, WaitForTermination or Orphan", short(p))
+		d.Fail(spec.At("deletionPolicy"), ErrInvalid, "%q is not MirrorPrune, Delete, WaitForTermination or Orphan", manifest.Short(p))
 	}
 	rules := l.healthExprs(d, spec)
-	spec.inform("validation", "deprecated in Flux: converge always lets the API server validate objects")
-	if len(d.errs) > 0 {
+	spec.Inform("validation", "deprecated in Flux: converge always lets the API server validate objects")
+	if d.Failed() {
 		return
 	}
 	if l.add(d, u, cascade) && len(rules) > 0 {
@@ -85,28 +86,28 @@ func (l *loader) kustomization(d *doc, n *node) {
 }
 
 // sourceRef resolves spec.sourceRef into the unit's source.
-func (l *loader) sourceRef(d *doc, s *node, u *reconcile.Unit) *gitRepo {
-	if s.m == nil {
-		d.fail(s.path, ErrInvalid, "required")
+func (l *loader) sourceRef(d *manifest.Doc, s *manifest.Node, u *reconcile.Unit) *gitRepo {
+	if s.Map() == nil {
+		d.Fail(s.Path(), ErrInvalid, "required")
 		return nil
 	}
-	kind, name := s.str("kind"), s.str("name")
-	ns := s.str("namespace")
+	kind, name := s.Str("kind"), s.Str("name")
+	ns := s.Str("namespace")
 	if ns == "" {
 		ns = u.Namespace
 	}
-	s.str("apiVersion")
+	s.Str("apiVersion")
 	switch kind {
 	case "GitRepository":
 	case "OCIRepository", "Bucket", "ExternalArtifact":
-		d.fail(s.at("kind"), ErrUnsupported, "%s sources are not supported: converge fetches Git repositories (GitRepository)", kind)
+		d.Fail(s.At("kind"), ErrUnsupported, "%s sources are not supported: converge fetches Git repositories (GitRepository)", kind)
 		return nil
 	default:
-		d.fail(s.at("kind"), ErrInvalid, "%q is not GitRepository, OCIRepository, Bucket or ExternalArtifact", short(kind))
+		d.Fail(s.At("kind"), ErrInvalid, "%q is not GitRepository, OCIRepository, Bucket or ExternalArtifact", manifest.Short(kind))
 		return nil
 	}
 	if name == "" {
-		d.fail(s.at("name"), ErrInvalid, "required")
+		d.Fail(s.At("name"), ErrInvalid, "required")
 		return nil
 	}
 	g := l.repos[reconcile.Ref{Name: name, Namespace: ns}]
@@ -114,16 +115,16 @@ func (l *loader) sourceRef(d *doc, s *node, u *reconcile.Unit) *gitRepo {
 	case g == nil && l.opts.ResolveSource != nil:
 		src, err := l.opts.ResolveSource(ns, name)
 		if err != nil {
-			d.fail(s.path, ErrMissing, "GitRepository %s/%s: %v", ns, short(name), err)
+			d.Fail(s.Path(), ErrMissing, "GitRepository %s/%s: %v", ns, manifest.Short(name), err)
 			return nil
 		}
 		u.Source = src
 		return nil
 	case g == nil:
-		d.fail(s.path, ErrMissing, "GitRepository %s/%s is not in the input (Options.ResolveSource can resolve it)", ns, short(name))
+		d.Fail(s.Path(), ErrMissing, "GitRepository %s/%s is not in the input (Options.ResolveSource can resolve it)", ns, manifest.Short(name))
 		return nil
 	case g.failed:
-		d.fail(s.path, ErrInvalid, "GitRepository %s/%s did not load", ns, short(name))
+		d.Fail(s.Path(), ErrInvalid, "GitRepository %s/%s did not load", ns, manifest.Short(name))
 		return nil
 	}
 	g.used = true
@@ -132,7 +133,7 @@ func (l *loader) sourceRef(d *doc, s *node, u *reconcile.Unit) *gitRepo {
 	if g.source.SecretRef != "" && ns != u.Namespace {
 		// Source.SecretRef is read from the unit's namespace: reading the
 		// GitRepository's Secret from another would be a different Secret.
-		d.fail(s.at("namespace"), ErrUnsupported, "the GitRepository's secretRef %s is in namespace %s and the unit reads credentials from its own (%s): put the Kustomization in %s, or give the unit Credentials", g.source.SecretRef, ns, u.Namespace, ns)
+		d.Fail(s.At("namespace"), ErrUnsupported, "the GitRepository's secretRef %s is in namespace %s and the unit reads credentials from its own (%s): put the Kustomization in %s, or give the unit Credentials", g.source.SecretRef, ns, u.Namespace, ns)
 	}
 	return g
 }

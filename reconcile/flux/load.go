@@ -2,18 +2,16 @@ package flux
 
 import (
 	"cmp"
-	"errors"
-	"fmt"
 	"io"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/converge-dev/converge/health"
 	"github.com/converge-dev/converge/object"
 	"github.com/converge-dev/converge/reconcile"
+	"github.com/converge-dev/converge/reconcile/internal/manifest"
 )
 
 // API groups of the documents Load reads.
@@ -26,9 +24,6 @@ const (
 // DefaultNamespace is Flux's own namespace, where documents that name none
 // are.
 const DefaultNamespace = "flux-system"
-
-// maxErrors bounds the field errors one Load reports.
-const maxErrors = 50
 
 // Options are the settings of Load. The zero value is DefaultOptions.
 type Options struct {
@@ -140,60 +135,51 @@ func Load(r io.Reader, opts Options) (*Result, error) {
 	// source.
 	for i, o := range objs {
 		if g := o.GroupVersionKind(); g.Group == SourceGroup && g.Kind == "GitRepository" {
-			d := newDoc(objectName(o, i, opts.Namespace))
+			d := manifest.NewDoc(manifest.ObjectName(o, i, opts.Namespace))
 			if checkVersion(d, o) {
-				l.gitRepository(d, d.root(o.Object, ""))
+				l.gitRepository(d, d.Root(o.Object, ""))
 			}
-			l.end(d)
+			l.found.End(d)
 		}
 	}
 	for i, o := range objs {
 		gvk := o.GroupVersionKind()
-		d := newDoc(objectName(o, i, opts.Namespace))
+		d := manifest.NewDoc(manifest.ObjectName(o, i, opts.Namespace))
 		switch {
 		case gvk.Group == SourceGroup && gvk.Kind == "GitRepository":
 			continue // read above
 		case gvk.Group == KustomizeGroup && gvk.Kind == "Kustomization":
 			if checkVersion(d, o) {
-				l.kustomization(d, d.root(o.Object, ""))
+				l.kustomization(d, d.Root(o.Object, ""))
 			}
 		case gvk.Group == ImageGroup:
 			l.skipped = append(l.skipped, object.ID{Group: gvk.Group, Kind: gvk.Kind, Namespace: cmp.Or(o.GetNamespace(), opts.Namespace), Name: o.GetName()})
-			d.warn("", "image automation is the promote package's concern, not a unit's; skipped")
+			d.Warn("", "image automation is the promote package's concern, not a unit's; skipped")
 		case gvk.Group == SourceGroup:
-			d.fail("kind", ErrUnsupported, "%s sources are not supported: converge fetches Git repositories (GitRepository)", short(gvk.Kind))
+			d.Fail("kind", ErrUnsupported, "%s sources are not supported: converge fetches Git repositories (GitRepository)", manifest.Short(gvk.Kind))
 		case strings.HasSuffix(gvk.Group, ".toolkit.fluxcd.io"):
-			d.fail("kind", ErrUnsupported, "%s %s is not supported: converge loads GitRepositories and Kustomizations", short(o.GetAPIVersion()), short(gvk.Kind))
+			d.Fail("kind", ErrUnsupported, "%s %s is not supported: converge loads GitRepositories and Kustomizations", manifest.Short(o.GetAPIVersion()), manifest.Short(gvk.Kind))
 		default:
-			d.fail("kind", ErrUnsupported, "%s %s is not a Flux GitRepository or Kustomization", short(o.GetAPIVersion()), short(gvk.Kind))
+			d.Fail("kind", ErrUnsupported, "%s %s is not a Flux GitRepository or Kustomization", manifest.Short(o.GetAPIVersion()), manifest.Short(gvk.Kind))
 		}
-		l.end(d)
+		l.found.End(d)
 	}
 	for _, g := range l.repoOrder {
 		if !g.used && !g.failed {
-			l.warn(Warning{Object: g.object, Message: "no Kustomization of the input uses this source; it loads no unit"})
+			l.found.Warn(Warning{Object: g.object, Message: "no Kustomization of the input uses this source; it loads no unit"})
 		}
 	}
 	return l.result()
 }
 
 // checkVersion refuses the versions Load does not read.
-func checkVersion(d *doc, o *unstructured.Unstructured) bool {
+func checkVersion(d *manifest.Doc, o *unstructured.Unstructured) bool {
 	switch o.GroupVersionKind().Version {
 	case "v1", "v1beta2":
 		return true
 	}
-	d.fail("apiVersion", ErrUnsupported, "%q: converge reads %s v1 and v1beta2", short(o.GetAPIVersion()), o.GetKind())
+	d.Fail("apiVersion", ErrUnsupported, "%q: converge reads %s v1 and v1beta2", manifest.Short(o.GetAPIVersion()), o.GetKind())
 	return false
-}
-
-// objectName names a decoded object for messages.
-func objectName(o *unstructured.Unstructured, i int, defaultNS string) string {
-	kind := short(o.GetKind())
-	if o.GetName() == "" {
-		return fmt.Sprintf("%s (object %d)", kind, i+1)
-	}
-	return kind + " " + short(cmp.Or(o.GetNamespace(), defaultNS)) + "/" + short(o.GetName())
 }
 
 // loader holds what one Load builds.
@@ -201,88 +187,16 @@ type loader struct {
 	opts      Options
 	repos     map[reconcile.Ref]*gitRepo
 	repoOrder []*gitRepo
-	units     []reconcile.Unit
-	objects   []string
+	units     manifest.Units
 	cascades  []Cascade
 	rules     []UnitRules
 	skipped   []object.ID
-	warnings  []Warning
-	warned    map[Warning]bool
-	errs      []*FieldError
-}
-
-// end closes a document: its unread fields become errors, and its
-// findings join the loader's.
-func (l *loader) end(d *doc) {
-	d.finish()
-	l.errs = append(l.errs, d.errs...)
-	l.warn(d.warnings...)
-}
-
-// maxTotalWarnings bounds the warnings of one Load.
-const maxTotalWarnings = 1000
-
-// warn keeps warnings once each, up to maxTotalWarnings.
-func (l *loader) warn(ws ...Warning) {
-	for _, w := range ws {
-		if l.warned[w] {
-			continue
-		}
-		if l.warned == nil {
-			l.warned = map[Warning]bool{}
-		}
-		l.warned[w] = true
-		switch {
-		case len(l.warnings) < maxTotalWarnings:
-			l.warnings = append(l.warnings, w)
-		case len(l.warnings) == maxTotalWarnings:
-			l.warnings = append(l.warnings, Warning{Object: w.Object, Message: "more warnings left out"})
-		}
-	}
+	found     manifest.Findings
 }
 
 func (l *loader) result() (*Result, error) {
-	if len(l.errs) > 0 {
-		errs := make([]error, 0, min(len(l.errs), maxErrors)+1)
-		for i, e := range l.errs {
-			if i == maxErrors {
-				errs = append(errs, fmt.Errorf("and %d more errors", len(l.errs)-maxErrors))
-				break
-			}
-			errs = append(errs, e)
-		}
-		return nil, errors.Join(errs...)
+	if err := l.found.Err(); err != nil {
+		return nil, err
 	}
-	return &Result{Units: l.units, Cascades: l.cascades, HealthRules: l.rules, Skipped: l.skipped, Warnings: l.warnings}, nil
-}
-
-// meta is what converge reads of an object's metadata.
-type meta struct {
-	name, namespace string
-	generation      int64
-}
-
-// readMeta reads metadata; unit is set when the name becomes a unit's.
-func readMeta(n *node, defaultNS string, unit bool) meta {
-	md := n.obj("metadata")
-	m := meta{name: md.str("name"), namespace: cmp.Or(md.str("namespace"), defaultNS)}
-	md.strMap("labels")
-	md.strMap("annotations")
-	md.strs("finalizers")
-	if g, ok := md.integer("generation"); ok {
-		m.generation = g
-	}
-	md.refuse("generateName", "a generated name cannot identify a unit; set metadata.name")
-	md.accept("uid", "resourceVersion", "creationTimestamp", "managedFields", "ownerReferences",
-		"selfLink", "deletionTimestamp", "deletionGracePeriodSeconds")
-	switch {
-	case m.name == "":
-		n.d.fail(md.at("name"), ErrInvalid, "required")
-	case unit && (len(validation.IsDNS1123Label(m.name)) > 0 || len(m.name) > 54):
-		n.d.fail(md.at("name"), ErrInvalid, "%q: a unit's name is a DNS label of at most 54 characters (lower-case letters, digits, '-')", short(m.name))
-	}
-	if errs := validation.IsDNS1123Label(m.namespace); len(errs) > 0 {
-		n.d.fail(md.at("namespace"), ErrInvalid, "%q is not a namespace name", short(m.namespace))
-	}
-	return m
+	return &Result{Units: l.units.List(), Cascades: l.cascades, HealthRules: l.rules, Skipped: l.skipped, Warnings: l.found.Warnings()}, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/converge-dev/converge/object"
 	"github.com/converge-dev/converge/reconcile"
+	"github.com/converge-dev/converge/reconcile/internal/manifest"
 	"github.com/converge-dev/converge/render"
 )
 
@@ -17,39 +18,39 @@ import (
 var varName = regexp.MustCompile(`^[_A-Za-z][_A-Za-z0-9]*$`)
 
 // health reads spec.wait and spec.healthChecks.
-func (l *loader) health(d *doc, spec *node, u *reconcile.Unit) {
-	u.Health.Wait = spec.boolean("wait")
-	checks := spec.objs("healthChecks")
+func (l *loader) health(d *manifest.Doc, spec *manifest.Node, u *reconcile.Unit) {
+	u.Health.Wait = spec.Bool("wait")
+	checks := spec.Objs("healthChecks")
 	for _, c := range checks {
-		gv, err := schema.ParseGroupVersion(c.str("apiVersion"))
+		gv, err := schema.ParseGroupVersion(c.Str("apiVersion"))
 		if err != nil {
-			d.fail(c.at("apiVersion"), ErrInvalid, "%v", err)
+			d.Fail(c.At("apiVersion"), ErrInvalid, "%v", err)
 			continue
 		}
-		id := object.ID{Group: gv.Group, Kind: c.str("kind"), Namespace: c.str("namespace"), Name: c.str("name")}
+		id := object.ID{Group: gv.Group, Kind: c.Str("kind"), Namespace: c.Str("namespace"), Name: c.Str("name")}
 		if err := id.Validate(); err != nil {
-			d.fail(c.path, ErrInvalid, "%v", err)
+			d.Fail(c.Path(), ErrInvalid, "%v", err)
 			continue
 		}
 		u.Health.Checks = append(u.Health.Checks, id)
 	}
 	if u.Health.Wait && len(checks) > 0 {
-		d.warn(spec.at("healthChecks"), "ignored because spec.wait is true, as in Flux: every applied object is waited for")
+		d.Warn(spec.At("healthChecks"), "ignored because spec.wait is true, as in Flux: every applied object is waited for")
 		u.Health.Checks = nil
 	}
 }
 
 // dependsOn reads spec.dependsOn.
-func (l *loader) dependsOn(d *doc, spec *node, u *reconcile.Unit) {
-	for _, dep := range spec.objs("dependsOn") {
-		r := reconcile.Ref{Name: dep.str("name"), Namespace: dep.str("namespace")}
-		dep.refuse("readyExpr", "readiness expressions are not supported: a dependency is ready when its unit is Ready and healthy")
+func (l *loader) dependsOn(d *manifest.Doc, spec *manifest.Node, u *reconcile.Unit) {
+	for _, dep := range spec.Objs("dependsOn") {
+		r := reconcile.Ref{Name: dep.Str("name"), Namespace: dep.Str("namespace")}
+		dep.Refuse("readyExpr", "readiness expressions are not supported: a dependency is ready when its unit is Ready and healthy")
 		switch {
 		case r.Name == "":
-			d.fail(dep.at("name"), ErrInvalid, "required")
+			d.Fail(dep.At("name"), ErrInvalid, "required")
 			continue
 		case r.Name == u.Name && (r.Namespace == "" || r.Namespace == u.Namespace):
-			d.fail(dep.path, ErrInvalid, "the Kustomization depends on itself")
+			d.Fail(dep.Path(), ErrInvalid, "the Kustomization depends on itself")
 			continue
 		}
 		u.DependsOn = append(u.DependsOn, r)
@@ -57,106 +58,94 @@ func (l *loader) dependsOn(d *doc, spec *node, u *reconcile.Unit) {
 }
 
 // postBuild reads spec.postBuild: variable substitution.
-func postBuild(d *doc, pb *node, u *reconcile.Unit) {
-	vars := pb.strMap("substitute")
+func postBuild(d *manifest.Doc, pb *manifest.Node, u *reconcile.Unit) {
+	vars := pb.StrMap("substitute")
 	for k := range vars {
 		if !varName.MatchString(k) {
-			d.fail(joinPath(pb.at("substitute"), k), ErrInvalid, "not a variable name (letters, digits and '_', not starting with a digit)")
+			d.Fail(manifest.JoinPath(pb.At("substitute"), k), ErrInvalid, "not a variable name (letters, digits and '_', not starting with a digit)")
 		}
 	}
 	u.Substitute.Vars = vars
-	for _, f := range pb.objs("substituteFrom") {
-		from := reconcile.SubstituteFrom{Kind: f.str("kind"), Name: f.str("name"), Optional: f.boolean("optional")}
+	for _, f := range pb.Objs("substituteFrom") {
+		from := reconcile.SubstituteFrom{Kind: f.Str("kind"), Name: f.Str("name"), Optional: f.Bool("optional")}
 		if from.Kind != "ConfigMap" && from.Kind != "Secret" {
-			d.fail(f.at("kind"), ErrInvalid, "%q is not ConfigMap or Secret", short(from.Kind))
+			d.Fail(f.At("kind"), ErrInvalid, "%q is not ConfigMap or Secret", manifest.Short(from.Kind))
 		}
 		if from.Name == "" {
-			d.fail(f.at("name"), ErrInvalid, "required")
+			d.Fail(f.At("name"), ErrInvalid, "required")
 		}
 		u.Substitute.From = append(u.Substitute.From, from)
 	}
 }
 
 // overrides reads the kustomization overrides of a Kustomization.
-func overrides(d *doc, spec *node, o *render.Options) {
-	o.NamePrefix = spec.str("namePrefix")
-	o.NameSuffix = spec.str("nameSuffix")
-	for _, i := range spec.objs("images") {
-		img := render.Image{Name: i.str("name"), NewName: i.str("newName"), NewTag: i.str("newTag"), Digest: i.str("digest")}
+func overrides(d *manifest.Doc, spec *manifest.Node, o *render.Options) {
+	o.NamePrefix = spec.Str("namePrefix")
+	o.NameSuffix = spec.Str("nameSuffix")
+	for _, i := range spec.Objs("images") {
+		img := render.Image{Name: i.Str("name"), NewName: i.Str("newName"), NewTag: i.Str("newTag"), Digest: i.Str("digest")}
 		if img.Name == "" {
-			d.fail(i.at("name"), ErrInvalid, "required")
+			d.Fail(i.At("name"), ErrInvalid, "required")
 		}
 		o.Images = append(o.Images, img)
 	}
-	for _, p := range spec.objs("patches") {
-		rp := render.Patch{Patch: p.str("patch"), Target: selector(p.obj("target"))}
+	for _, p := range spec.Objs("patches") {
+		rp := render.Patch{Patch: p.Str("patch"), Target: manifest.PatchTarget(p.Obj("target"))}
 		if rp.Patch == "" {
-			d.fail(p.at("patch"), ErrInvalid, "required")
+			d.Fail(p.At("patch"), ErrInvalid, "required")
 		}
 		o.Patches = append(o.Patches, rp)
 	}
-	o.Components = spec.strs("components")
-	if spec.boolean("ignoreMissingComponents") {
-		d.warn(spec.at("ignoreMissingComponents"), "a missing component fails the render instead of being skipped")
+	o.Components = spec.Strs("components")
+	if spec.Bool("ignoreMissingComponents") {
+		d.Warn(spec.At("ignoreMissingComponents"), "a missing component fails the render instead of being skipped")
 	}
-	cm := spec.obj("commonMetadata")
-	o.CommonLabels = cm.strMap("labels")
-	o.CommonAnnotations = cm.strMap("annotations")
+	cm := spec.Obj("commonMetadata")
+	o.CommonLabels = cm.StrMap("labels")
+	o.CommonAnnotations = cm.StrMap("annotations")
 
 	// v1beta2's patch lists, as inline patches.
-	for i, p := range spec.list("patchesStrategicMerge") {
+	for i, p := range spec.List("patchesStrategicMerge") {
 		b, err := json.Marshal(p)
 		if _, isMap := p.(map[string]any); !isMap || err != nil {
-			d.fail(spec.at("patchesStrategicMerge")+"["+strconv.Itoa(i)+"]", ErrInvalid, "must be a mapping, not %s", typeName(p))
+			d.Fail(spec.At("patchesStrategicMerge")+"["+strconv.Itoa(i)+"]", ErrInvalid, "must be a mapping, not %s", manifest.TypeName(p))
 			continue
 		}
 		o.Patches = append(o.Patches, render.Patch{Patch: string(b)})
 	}
-	for _, p := range spec.objs("patchesJson6902") {
-		ops := p.list("patch")
+	for _, p := range spec.Objs("patchesJson6902") {
+		ops := p.List("patch")
 		b, err := json.Marshal(ops)
 		if len(ops) == 0 || err != nil {
-			d.fail(p.at("patch"), ErrInvalid, "required: a list of JSON 6902 operations")
+			d.Fail(p.At("patch"), ErrInvalid, "required: a list of JSON 6902 operations")
 			continue
 		}
-		o.Patches = append(o.Patches, render.Patch{Patch: string(b), Target: selector(p.obj("target"))})
-	}
-}
-
-// selector reads a patch target; nil when absent.
-func selector(t *node) *render.Selector {
-	if t.m == nil {
-		return nil
-	}
-	return &render.Selector{
-		Group: t.str("group"), Version: t.str("version"), Kind: t.str("kind"),
-		Name: t.str("name"), Namespace: t.str("namespace"),
-		LabelSelector: t.str("labelSelector"), AnnotationSelector: t.str("annotationSelector"),
+		o.Patches = append(o.Patches, render.Patch{Patch: string(b), Target: manifest.PatchTarget(p.Obj("target"))})
 	}
 }
 
 // kubeConfig reads spec.kubeConfig: a remote cluster, named through the
 // host's Options.KubeConfigCluster.
-func (l *loader) kubeConfig(d *doc, k *node, u *reconcile.Unit) {
-	if k.m == nil {
+func (l *loader) kubeConfig(d *manifest.Doc, k *manifest.Node, u *reconcile.Unit) {
+	if k.Map() == nil {
 		return
 	}
 	ref := KubeConfigRef{Namespace: u.Namespace}
-	if sr := k.obj("secretRef"); sr.m != nil {
-		ref.Secret, ref.Key = sr.str("name"), sr.str("key")
+	if sr := k.Obj("secretRef"); sr.Map() != nil {
+		ref.Secret, ref.Key = sr.Str("name"), sr.Str("key")
 	}
-	if cm := k.obj("configMapRef"); cm.m != nil {
-		ref.ConfigMap = cm.str("name")
+	if cm := k.Obj("configMapRef"); cm.Map() != nil {
+		ref.ConfigMap = cm.Str("name")
 	}
 	switch {
 	case ref.Secret == "" && ref.ConfigMap == "":
-		d.fail(k.path, ErrInvalid, "a secretRef or a configMapRef with a name is required")
+		d.Fail(k.Path(), ErrInvalid, "a secretRef or a configMapRef with a name is required")
 	case l.opts.KubeConfigCluster == nil:
-		d.fail(k.path, ErrUnsupported, "a remote cluster from a kubeconfig needs Options.KubeConfigCluster to name it as the Reconciler's ClusterResolver knows it")
+		d.Fail(k.Path(), ErrUnsupported, "a remote cluster from a kubeconfig needs Options.KubeConfigCluster to name it as the Reconciler's ClusterResolver knows it")
 	default:
 		cluster, err := l.opts.KubeConfigCluster(ref)
 		if err != nil {
-			d.fail(k.path, ErrMissing, "%v", err)
+			d.Fail(k.Path(), ErrMissing, "%v", err)
 			return
 		}
 		u.Destination.Cluster = cluster
@@ -165,19 +154,10 @@ func (l *loader) kubeConfig(d *doc, k *node, u *reconcile.Unit) {
 
 // add keeps a unit that loaded without errors, and reports whether it
 // did.
-func (l *loader) add(d *doc, u *reconcile.Unit, cascade bool) bool {
-	for i, prev := range l.units {
-		if prev.Ref() == u.Ref() {
-			d.fail("metadata.name", ErrInvalid, "unit %s is also defined by %s", u.Ref(), l.objects[i])
-			return false
-		}
-	}
-	if err := u.Validate(); err != nil {
-		d.fail("", ErrInvalid, "%v", err)
+func (l *loader) add(d *manifest.Doc, u *reconcile.Unit, cascade bool) bool {
+	if !l.units.Add(d, u) {
 		return false
 	}
-	l.units = append(l.units, *u)
-	l.objects = append(l.objects, d.object)
 	if cascade {
 		l.cascades = append(l.cascades, Cascade{Unit: u.Ref(), Propagation: metav1.DeletePropagationBackground})
 	}
