@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/converge-dev/converge/cluster"
 	"github.com/converge-dev/converge/health"
 	"github.com/converge-dev/converge/object"
 )
@@ -41,6 +44,33 @@ spec: {size: 3}
 	// Output:
 	// Widget.example.com/shop/w: Unknown (NoStatus)
 	// Deployment.apps/shop/api: Degraded (ProgressDeadlineExceeded)
+}
+
+// An engine with a host's CEL rule for its own kind, as the package
+// overview builds it.
+func ExampleNew() {
+	engine, err := health.New(health.WithRules(health.Rule{
+		Group: "example.com", Kind: "Widget",
+		Healthy:  `self.status.phase == "Ready"`,
+		Degraded: `self.status.phase == "Failed"`,
+	}))
+	if err != nil {
+		panic(err)
+	}
+	objs, err := object.DecodeBytes([]byte(`
+apiVersion: example.com/v1
+kind: Widget
+metadata: {name: w, namespace: shop}
+status: {phase: Ready}
+`), object.DefaultDecodeOptions())
+	if err != nil {
+		panic(err)
+	}
+	obj := objs[0]
+	res := engine.Check(obj) // res.Status, res.Reason, res.Message
+	fmt.Println(res.Status, res.Reason)
+	// Output:
+	// Healthy RuleHealthy
 }
 
 func ExampleRule() {
@@ -142,6 +172,55 @@ metadata: {name: g, namespace: shop}
 	// Output:
 	// Gadget.example.com/shop/g: Unknown (NoStatus)
 	// Gizmo.example.com/shop/g: Healthy (NoStatusSubresource)
+}
+
+// Overrides fix the health of kinds whose status no controller fills.
+func ExampleWithOverrides() {
+	engine, err := health.New(health.WithOverrides(health.Overrides{
+		{Group: "monitoring.coreos.com", Kind: "ServiceMonitor"}: health.Healthy,
+	}))
+	if err != nil {
+		panic(err)
+	}
+	objs, err := object.DecodeBytes([]byte(`
+apiVersion: monitoring.coreos.com/v1
+kind: ServiceMonitor
+metadata: {name: api, namespace: shop}
+`), object.DefaultDecodeOptions())
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(engine.Check(objs[0]).Status)
+	// Output:
+	// Healthy
+}
+
+// A host's engine decides custom resources from the live CRDs of the
+// cluster package's cache, and overrides the kinds whose status no
+// controller fills, as the package overview wires it. (Compiled, not run:
+// it needs a cluster.)
+func ExampleWithCRDs_cache() {
+	restConfig, err := clientcmd.BuildConfigFromFlags("", os.Getenv("KUBECONFIG"))
+	if err != nil {
+		panic(err)
+	}
+	client, err := cluster.New(restConfig)
+	if err != nil {
+		panic(err)
+	}
+	cache := cluster.NewCache(client, cluster.CacheOptions{})
+	defer cache.Stop()
+
+	engine, err := health.New(
+		health.WithCRDs(cache.View()),
+		health.WithOverrides(health.Overrides{{Group: "monitoring.coreos.com", Kind: "ServiceMonitor"}: health.Healthy}),
+	)
+	if err != nil {
+		panic(err)
+	}
+	ids := []object.ID{{Group: "example.com", Kind: "Widget", Namespace: "shop", Name: "w"}}
+	rep, err := health.Wait(context.Background(), cache.View(), engine, ids, health.DefaultWaitOptions())
+	fmt.Println(rep.Status, err)
 }
 
 // Overrides fix the health of kinds that never report on themselves, such

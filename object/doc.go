@@ -17,7 +17,7 @@
 //
 //	objs, err := object.Decode(r, object.DecodeOptions{Source: "apps/api/deploy.yaml"})
 //	if err != nil {
-//		return err // e.g. apps/api/deploy.yaml: document 2: line 7: duplicate key "image"
+//		return err // apps/api/deploy.yaml: document 2: line 14: duplicate key "image" (first at line 13)
 //	}
 //
 // Errors name the source, the document and the line, and never quote a value
@@ -30,12 +30,13 @@
 // # Sets
 //
 // A [Set] keeps objects in the order they were added, keyed by [ID], and
-// refuses a second object with the same ID, naming where both came from:
+// refuses a second object with the same ID, naming where both came from
+// ([DuplicateError]):
 //
 //	set := object.NewSet()
 //	for _, o := range objs {
 //		if err := set.Add(o, "apps/api/deploy.yaml"); err != nil {
-//			return err
+//			return err // e.g. Deployment.apps/shop/api: defined twice, in apps/web/deploy.yaml and in apps/api/deploy.yaml
 //		}
 //	}
 //	set.Sort() // CRDs, Namespaces and cluster RBAC first, then a fixed kind order

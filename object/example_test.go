@@ -9,34 +9,82 @@ import (
 	"github.com/converge-dev/converge/object"
 )
 
+// Decode a stream, then keep its objects in a Set in apply order, as the
+// package overview does.
 func ExampleDecode() {
-	manifests := `apiVersion: apps/v1
+	r := strings.NewReader(`apiVersion: apps/v1
 kind: Deployment
 metadata: {name: api, namespace: shop}
 ---
 apiVersion: v1
 kind: Namespace
 metadata: {name: shop}
-`
-	objs, err := object.Decode(strings.NewReader(manifests), object.DecodeOptions{Source: "apps/api.yaml"})
+`)
+	objs, err := object.Decode(r, object.DecodeOptions{Source: "apps/api/deploy.yaml"})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	set := object.NewSet()
 	for _, o := range objs {
-		if err := set.Add(o, "apps/api.yaml"); err != nil {
+		if err := set.Add(o, "apps/api/deploy.yaml"); err != nil {
 			fmt.Println(err)
 			return
 		}
 	}
-	set.Sort()
+	set.Sort() // CRDs, Namespaces and cluster RBAC first, then a fixed kind order
 	for id := range set.All() {
 		fmt.Println(id)
 	}
 	// Output:
 	// Namespace/shop
 	// Deployment.apps/shop/api
+}
+
+// An error names the source, the document and the line, never a value.
+func ExampleDecode_duplicateImage() {
+	r := strings.NewReader(`apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api, namespace: shop}
+spec:
+  template:
+    spec:
+      containers:
+      - name: api
+        image: ghcr.io/myorg/api:1.4.0
+        image: ghcr.io/myorg/api:1.4.1
+`)
+	_, err := object.Decode(r, object.DecodeOptions{Source: "apps/api/deploy.yaml"})
+	fmt.Println(err)
+	// Output:
+	// apps/api/deploy.yaml: document 2: line 14: duplicate key "image" (first at line 13)
+}
+
+// A second object with an ID already in the set is refused, naming where
+// both came from.
+func ExampleSet_Add() {
+	set := object.NewSet()
+	for _, file := range []string{"apps/web/deploy.yaml", "apps/api/deploy.yaml"} {
+		objs, err := object.DecodeBytes([]byte("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api, namespace: shop}\n"),
+			object.DecodeOptions{Source: file})
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		for _, o := range objs {
+			if err := set.Add(o, file); err != nil {
+				fmt.Println(err)
+				fmt.Println(errors.Is(err, object.ErrDuplicate))
+			}
+		}
+	}
+	// Output:
+	// Deployment.apps/shop/api: defined twice, in apps/web/deploy.yaml and in apps/api/deploy.yaml
+	// true
 }
 
 func ExampleDecode_duplicateKey() {

@@ -1,14 +1,18 @@
 // Package render turns a directory of a file system (a source snapshot, a
 // checkout, an embedded tree) into the Kubernetes objects it describes.
 //
-// A [Renderer] has one method. The implementations live in sub-packages:
-// render/kustomize builds Kustomize overlays with kustomize's own library,
-// render/plain reads a tree of YAML and JSON manifests. Post-processing
-// steps, such as variable substitution, are [Processor]s composed with
-// [Chain] and attached to a renderer with [Then]:
+// A [Renderer] has one method ([RendererFunc] adapts a function). The
+// implementations live in sub-packages: render/kustomize builds Kustomize
+// overlays with kustomize's own library, render/helm renders Helm charts
+// with Helm's, render/plain reads a tree of YAML and JSON manifests.
+// Post-processing steps, such as variable substitution ([Substitute],
+// [Expand]), are [Processor]s ([ProcessorFunc]) composed with [Chain] and
+// attached to a renderer with [Then]. A source snapshot's FS is what a
+// host usually renders:
 //
+//	snap, err := src.Fetch(ctx)
 //	r := render.Then(kustomize.New(), render.Substitute(vars, render.DefaultSubstituteOptions()))
-//	set, err := r.Render(ctx, snapshot.FS(), "apps/shop/overlays/prod", render.DefaultOptions())
+//	set, err := r.Render(ctx, snap.FS, "apps/shop/overlays/prod", render.DefaultOptions())
 //
 // # Contracts
 //

@@ -2,7 +2,10 @@
 // resolved revision (such as "main@sha1:<hash>"), the commit it came from and
 // a read-only [fs.FS] that can never reach outside its root.
 //
-//	src := git.New("https://example.com/deploy.git", git.Reference{Branch: "main"})
+//	src, err := git.New("https://example.com/deploy.git", git.Reference{Branch: "main"})
+//	if err != nil {
+//		return err
+//	}
 //	snap, err := src.Fetch(ctx)
 //	if err != nil {
 //		return err

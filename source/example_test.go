@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/converge-dev/converge/source"
+	"github.com/converge-dev/converge/source/git"
 )
 
 // A Source can be any function; the Builder gives it a confined file
@@ -47,4 +48,26 @@ func ExampleCheckPath() {
 	// ../secret false
 	// .GIT/hooks/pre-commit false
 	// git~1/config false
+}
+
+// Fetch a Git repository and read a file of the snapshot, as the package
+// overview does. (Compiled, not run: it needs the network.)
+func Example() {
+	ctx := context.Background()
+	src, err := git.New("https://example.com/deploy.git", git.Reference{Branch: "main"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	snap, err := src.Fetch(ctx)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	data, err := fs.ReadFile(snap.FS, "apps/api/kustomization.yaml")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(snap.Revision, len(data))
 }

@@ -14,8 +14,12 @@
 //
 //	func TestRollout(t *testing.T) {
 //		ns := env.Namespace(t)
-//		...
+//		_ = env.Client.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "a"}})
 //	}
+//
+// A package whose pure tests must not wait for a plane uses a [Lazy] plane
+// instead: it starts with the first test that asks for it ([Lazy.Env]),
+// and [Lazy.Main] stops it.
 //
 // Every process the plane starts is stopped by [Env.Stop], and also when the
 // test binary dies without calling it (a panic, a timeout): a watchdog process

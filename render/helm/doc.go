@@ -6,8 +6,8 @@
 //	s.ReleaseName, s.Namespace = "shop", "shop"
 //	s.ValuesFiles = []string{"apps/shop/values-prod.yaml"} // relative to the fs root
 //	s.Values = map[string]any{"replicaCount": 3}
-//	s.Capabilities = helm.Capabilities{KubeVersion: "v1.37.2", APIVersions: discovered}
-//	set, err := helm.New(s).Render(ctx, snapshot.FS, "charts/shop", render.DefaultOptions())
+//	s.Capabilities = helm.Capabilities{KubeVersion: "v1.37.2", APIVersions: discovered} // e.g. "monitoring.coreos.com/v1"
+//	set, err := helm.New(s).Render(ctx, snap.FS, "charts/shop", render.DefaultOptions())
 //
 // A [Renderer] is one release: [Settings] (release name and namespace,
 // values files, inline values, cluster capabilities) are given to [New],

@@ -16,9 +16,11 @@
 // "openapi:" schema are refused with [render.ErrNotAllowed] before any
 // network or process I/O. A host that wants remote bases opts in with
 // [WithRemoteBases]: only URLs under its allowlist are fetched, through the
-// host's Fetcher (such as a source/git Source), never by running git. Symbolic links are checked with [render.Confine]:
-// a link or chain of links that leads outside the root is an error, so
-// os.DirFS is as safe to pass as os.Root.FS or a source snapshot.
+// host's [Fetcher] (reconcile.RemoteBaseFetcher serves them from
+// source/git), never by running git. Symbolic links are checked with
+// [render.Confine]: a link or chain of links that leads outside the root
+// is an error, so os.DirFS is as safe to pass as os.Root.FS or a source
+// snapshot.
 //
 // # Directories without a kustomization
 //

@@ -17,7 +17,8 @@ func Example() {
 	}
 	opts := render.DefaultOptions()
 	opts.Ignore = []string{"test/"}
-	set, err := plain.New().Render(context.Background(), fsys, "deploy", opts)
+	ctx := context.Background()
+	set, err := plain.New().Render(ctx, fsys, "deploy", opts)
 	if err != nil {
 		panic(err)
 	}

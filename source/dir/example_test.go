@@ -18,7 +18,9 @@ func Example() {
 	_ = os.WriteFile(filepath.Join(root, "apps", "api.yaml"), []byte("kind: Deployment\n"), 0o644)
 	_ = os.WriteFile(filepath.Join(root, "NOTES.md"), []byte("draft\n"), 0o644)
 
-	snap, err := dir.New(root, dir.WithIgnore("*.md")).Fetch(context.Background())
+	ctx := context.Background()
+	src := dir.New(root, dir.WithIgnore("*.md"))
+	snap, err := src.Fetch(ctx)
 	if err != nil {
 		fmt.Println(err)
 		return

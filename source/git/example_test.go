@@ -52,6 +52,25 @@ func Example() {
 	// kind: Deployment
 }
 
+// A Source with credentials and an on-disk cache, as the package overview
+// shows it. (Compiled, not run: it needs the network.)
+func ExampleNew() {
+	ctx := context.Background()
+	token := os.Getenv("GIT_TOKEN") // from the host's secret store
+	src, err := git.New("https://example.com/deploy.git", git.Reference{Branch: "main"},
+		git.WithBearerToken(token), git.WithCacheDir("/var/cache/converge"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	snap, err := src.Fetch(ctx) // snap.Revision == "main@sha1:<40 hex>"
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(snap.Revision)
+}
+
 func ExampleParseURL() {
 	for _, raw := range []string{
 		"git@github.com:org/deploy.git",

@@ -266,7 +266,15 @@ and prints a line per write, the diffs, a table and a summary.`,
 				return err
 			}
 			defer s.close()
-			statuses, err := s.pass(cmd.Context(), s.r.Sync)
+			// A manual unit (Argo CD without automated sync) is synced as
+			// `argocd app sync` does, hooks included; the others are
+			// reconciled, so hooks run only when something changes.
+			statuses, err := s.pass(cmd.Context(), func(ctx context.Context, u reconcile.Unit) (reconcile.Status, error) {
+				if u.Sync.Manual {
+					return s.r.Sync(ctx, u)
+				}
+				return s.r.Reconcile(ctx, u)
+			})
 			if f.output == "json" {
 				printJSON(out, statuses, err)
 			} else {
@@ -339,7 +347,9 @@ func (s *session) loop(ctx context.Context, interval time.Duration, maxTicks int
 		every += fmt.Sprintf(", %s", plural(maxTicks, "pass", "passes"))
 	}
 	for _, u := range s.app.units {
-		s.out.printf("sync: %s of %s %s on %s, owner %s", describeSource(u), s.app.repoName, every, s.client.Config().Host, u.Ref())
+		if s.flags.output == "" {
+			s.out.printf("sync: %s of %s %s on %s, owner %s", describeSource(u), s.app.repoName, every, s.client.Config().Host, u.Ref())
+		}
 	}
 	units := s.app.units
 	for i := range units {
@@ -387,7 +397,9 @@ func (s *session) loop(ctx context.Context, interval time.Duration, maxTicks int
 	if maxTicks > 0 && done == len(units) {
 		return last
 	}
-	s.out.printf("sync: stopped after %s", plural(totalTicks(ticks), "pass", "passes"))
+	if s.flags.output == "" {
+		s.out.printf("sync: stopped after %s", plural(totalTicks(ticks), "pass", "passes"))
+	}
 	return nil
 }
 

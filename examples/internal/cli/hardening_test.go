@@ -198,3 +198,18 @@ func TestAnEmptyRenderNamesTheFlagThatAllowsIt(t *testing.T) {
 	require.Equal(t, ExitOK, r.code)
 	assert.Contains(t, r.stdout, "pruned      ConfigMap/"+ns+"/e")
 }
+
+func TestSyncAsJSONPrintsOneObjectPerPass(t *testing.T) {
+	ns := env.Namespace(t)
+	dir := t.TempDir()
+	writeFile(t, dir, "app/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: s\ndata:\n  a: b\n")
+	r := converge(t, "sync", "-o", "json", "--max-ticks", "2", "--interval", "100ms", "--repo", dir, "--path", "app", "--namespace", ns, "--kubeconfig", env.Kubeconfig)
+	require.Equal(t, ExitOK, r.code)
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	require.Len(t, lines, 2, "one line per pass, nothing else: %q", r.stdout)
+	for _, line := range lines {
+		var pass struct{ Unit, Sync string }
+		require.NoError(t, json.Unmarshal([]byte(line), &pass), line)
+		assert.Equal(t, "Synced", pass.Sync)
+	}
+}

@@ -228,6 +228,11 @@ func printTable(out *output, st reconcile.Status) {
 
 // printTick prints one pass of sync: one line when it changed nothing.
 func printTick(s *session, n int, st reconcile.Status) {
+	if s.flags.output == "json" {
+		b, _ := json.Marshal(toJSON(st)) // one line per pass, for a script to follow
+		s.out.printf("%s", b)
+		return
+	}
 	at := st.Finished.Format("15:04:05")
 	head := fmt.Sprintf("pass %d of %s at %s: %s", n, st.Unit, at, shortRevision(st.Revision))
 	switch {
@@ -297,37 +302,43 @@ type jsonObject struct {
 func printJSON(out *output, statuses []reconcile.Status, err error) {
 	doc := make([]jsonStatus, 0, len(statuses))
 	for _, st := range statuses {
-		js := jsonStatus{Unit: st.Unit.String(), Revision: st.Revision, LastAppliedRevision: st.LastAppliedRevision,
-			Sync: string(st.Sync), Health: string(st.Health), Conditions: st.Conditions, Objects: []jsonObject{}}
-		if st.Err != nil {
-			js.Error = oneLine(st.Err.Error())
-		}
-		if res := st.Result; res != nil {
-			js.PruneSkipped, js.Writes = res.PruneSkipped, res.Writes
-			healthOf := map[object.ID]health.Status{}
-			if res.Health != nil {
-				for _, h := range res.Health.Results {
-					healthOf[h.ID] = h.Status
-				}
-			}
-			for _, o := range res.Objects {
-				jo := jsonObject{ID: o.ID.String(), Phase: string(o.Phase), Action: string(o.Action), Reason: o.Reason, Health: string(healthOf[o.ID])}
-				if o.Diff != nil && o.Action != apply.Unchanged {
-					jo.Diff = o.Diff.Diff
-				}
-				if o.Err != nil {
-					jo.Error = oneLine(o.Err.Error())
-				}
-				js.Objects = append(js.Objects, jo)
-			}
-		}
-		doc = append(doc, js)
+		doc = append(doc, toJSON(st))
 	}
 	if len(doc) == 0 && err != nil {
 		doc = append(doc, jsonStatus{Error: oneLine(err.Error()), Objects: []jsonObject{}})
 	}
 	b, _ := json.MarshalIndent(doc, "", "  ")
 	out.printf("%s", b)
+}
+
+func toJSON(st reconcile.Status) jsonStatus {
+	js := jsonStatus{Unit: st.Unit.String(), Revision: st.Revision, LastAppliedRevision: st.LastAppliedRevision,
+		Sync: string(st.Sync), Health: string(st.Health), Conditions: st.Conditions, Objects: []jsonObject{}}
+	if st.Err != nil {
+		js.Error = oneLine(st.Err.Error())
+	}
+	res := st.Result
+	if res == nil {
+		return js
+	}
+	js.PruneSkipped, js.Writes = res.PruneSkipped, res.Writes
+	healthOf := map[object.ID]health.Status{}
+	if res.Health != nil {
+		for _, h := range res.Health.Results {
+			healthOf[h.ID] = h.Status
+		}
+	}
+	for _, o := range res.Objects {
+		jo := jsonObject{ID: o.ID.String(), Phase: string(o.Phase), Action: string(o.Action), Reason: o.Reason, Health: string(healthOf[o.ID])}
+		if o.Diff != nil && o.Action != apply.Unchanged {
+			jo.Diff = o.Diff.Diff
+		}
+		if o.Err != nil {
+			jo.Error = oneLine(o.Err.Error())
+		}
+		js.Objects = append(js.Objects, jo)
+	}
+	return js
 }
 
 func describeUnit(s *session, ref reconcile.Ref) string {
