@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -101,7 +102,7 @@ func (r *run) prune(ctx context.Context, prev []object.ID, p *prepared) []object
 	}
 	var refused []*candidate
 	for _, c := range cands {
-		if c.res.Action == Failed && isOtherSource(c.res.Err) {
+		if c.res.Action == Failed && errors.Is(c.res.Err, ErrOtherSource) {
 			refused = append(refused, c)
 		}
 	}
@@ -337,11 +338,6 @@ func (r *run) patchMetadata(ctx context.Context, c *candidate, body []byte) erro
 	}
 	r.wrote(c.id, patched.GetResourceVersion())
 	return nil
-}
-
-func isOtherSource(err error) bool {
-	_, ok := err.(*SourceError)
-	return ok
 }
 
 func ownerList(owners []Owner) string {

@@ -201,12 +201,16 @@ func (c *Cache) Prime(ctx context.Context, gvks ...schema.GroupVersionKind) erro
 	return nil
 }
 
-// WaitForSync waits until every watch started so far has its initial list.
+// WaitForSync waits until every watch started so far has its initial list,
+// the watch of CRDs included.
 func (c *Cache) WaitForSync(ctx context.Context) error {
 	c.mu.Lock()
-	infs := make([]*informer, 0, len(c.informers))
+	infs := make([]*informer, 0, len(c.informers)+1)
 	for _, inf := range c.informers {
 		infs = append(infs, inf)
+	}
+	if c.crds != nil {
+		infs = append(infs, c.crds)
 	}
 	c.mu.Unlock()
 	for _, inf := range infs {

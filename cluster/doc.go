@@ -5,11 +5,11 @@
 // so that reading the live state of an unchanged object costs no request.
 //
 //	c, err := cluster.New(restConfig)
-//	cache := cluster.NewCache(c, cluster.CacheOptions{Namespaces: []string{"shop"}})
+//	cache := cluster.NewCache(c, cluster.CacheOptions{Namespaces: []string{"shop"}, IgnoreCRDChanges: true})
 //	defer cache.Stop()
 //	gvk := schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}
 //	live, err := cache.Get(ctx, gvk, "shop", "api") // starts a watch for the kind on first use
-//	fmt.Println(c.Requests())                       // list=2 watch=2: discovery, then the ConfigMaps' watch and the CRDs'
+//	fmt.Println(c.Requests())                       // list=2 watch=1: discovery, then the ConfigMaps' list and watch
 //	live, err = cache.Get(ctx, gvk, "shop", "api")  // from memory: no request
 //	obj, found, err := cache.View().Get(ctx, object.ID{Kind: "ConfigMap", Namespace: "shop", Name: "api"})
 //

@@ -27,7 +27,9 @@ func ExampleCache_Get() {
 		fmt.Println(err)
 		return
 	}
-	cache := cluster.NewCache(c, cluster.CacheOptions{Namespaces: []string{"shop"}})
+	// IgnoreCRDChanges keeps this example to one watch; by default the
+	// cache also watches CRDs, to follow the kinds they define.
+	cache := cluster.NewCache(c, cluster.CacheOptions{Namespaces: []string{"shop"}, IgnoreCRDChanges: true})
 	defer cache.Stop()
 	gvk := schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}
 	live, err := cache.Get(ctx, gvk, "shop", "api") // starts a watch for the kind on first use
@@ -50,7 +52,7 @@ func ExampleCache_Get() {
 	}
 	fmt.Println(found, obj.Object["data"])
 	// Output:
-	// list=2 watch=2
+	// list=2 watch=1
 	// api again: 0 requests
 	// true map[mode:live]
 }

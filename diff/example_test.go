@@ -65,7 +65,7 @@ func ExampleUnified() {
 	// Output:
 	// --- base/Secret/shop/db
 	// +++ head/Secret/shop/db
-	// @@ -4,6 +4,6 @@
+	// @@ -4,5 +4,5 @@
 	//    name: db
 	//    namespace: shop
 	//  stringData:

@@ -18,8 +18,6 @@ import (
 	"github.com/converge-dev/converge/source/git"
 )
 
-type sourceSnapshot = *source.Snapshot
-
 // SecretReader reads a Secret's data, for credentials named by
 // Source.SecretRef.
 type SecretReader interface {

@@ -15,6 +15,7 @@ import (
 	"github.com/converge-dev/converge/diff"
 	"github.com/converge-dev/converge/health"
 	"github.com/converge-dev/converge/object"
+	"github.com/converge-dev/converge/source"
 )
 
 // Stage names the part of a pass that failed.
@@ -115,7 +116,7 @@ func (r *Reconciler) pass(ctx context.Context, u *Unit, st *unitState, s *Status
 		}
 		s.Sync = syncOf(plan)
 		if manual {
-			s.Health = r.rollup(ctx, entry, idsOf(set))
+			s.Health = r.rollup(ctx, entry, set.IDs())
 			return nil
 		}
 		if s.Sync == OutOfSync {
@@ -131,6 +132,9 @@ func (r *Reconciler) pass(ctx context.Context, u *Unit, st *unitState, s *Status
 	}
 	if err != nil {
 		if res != nil && len(res.Failed()) == 0 && res.WaitErr != nil {
+			if res.Health != nil {
+				s.Health = res.Health.Status // what the wait found, not the last pass's
+			}
 			return fail(StageHealth, err)
 		}
 		return fail(StageApply, err)
@@ -158,7 +162,7 @@ func (r *Reconciler) pass(ctx context.Context, u *Unit, st *unitState, s *Status
 
 // rendered returns the unit's objects at snap, reusing the last render
 // when the revision and every input are the same.
-func (r *Reconciler) rendered(ctx context.Context, entry *clusterEntry, u *Unit, st *unitState, s *Status, snap sourceSnapshot) (*object.Set, error) {
+func (r *Reconciler) rendered(ctx context.Context, entry *clusterEntry, u *Unit, st *unitState, s *Status, snap *source.Snapshot) (*object.Set, error) {
 	vars, varsKey, err := entry.substitutionVars(ctx, u)
 	if err != nil {
 		return nil, err
@@ -228,8 +232,6 @@ func appliedIDs(res *apply.Result) []object.ID {
 	}
 	return ids
 }
-
-func idsOf(set *object.Set) []object.ID { return set.IDs() }
 
 // checkIDs are the unit's health checks, defaulted to its namespace.
 func (r *Reconciler) checkIDs(u *Unit) []object.ID {
