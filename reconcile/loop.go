@@ -467,9 +467,7 @@ func (l *Loop) watch(ctx context.Context, ref Ref, ids []object.ID) {
 	if st == nil {
 		return
 	}
-	st.mu.Lock()
-	entry := st.entry
-	st.mu.Unlock()
+	entry := st.cluster()
 	if entry == nil {
 		return
 	}

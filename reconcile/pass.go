@@ -297,11 +297,9 @@ func (r *Reconciler) dependenciesReady(ctx context.Context, u *Unit) error {
 		r.mu.Unlock()
 		entry := r.home
 		if dst != nil {
-			dst.mu.Lock()
-			if dst.entry != nil {
-				entry = dst.entry
+			if e := dst.cluster(); e != nil {
+				entry = e
 			}
-			dst.mu.Unlock()
 		}
 		if h := r.rollup(ctx, entry, ds.Inventory); h != health.Healthy {
 			return fmt.Errorf("%s: %w: %s is %s", u.Ref(), ErrDependencyNotReady, d, h)
@@ -382,7 +380,10 @@ func (r *Reconciler) applierFor(entry *clusterEntry, st *unitState, u *Unit) (*a
 	if st.applier != nil {
 		st.applier.Close()
 	}
-	st.applier, st.applierKey, st.entry = a, string(key), entry
+	st.applier, st.applierKey = a, string(key)
+	st.seen.Lock()
+	st.seen.entry = entry
+	st.seen.Unlock()
 	return a, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -306,4 +307,41 @@ func TestDecryptionWithoutADecrypterFailsClosed(t *testing.T) {
 		t.Fatalf("want a render failure naming the provider, got %v", err)
 	}
 	f.mustBeGone("a")
+}
+
+// Status answers while the unit's pass runs: dependents ask about their
+// dependencies, and a host's status page about every unit.
+func TestStatusDoesNotWaitForAPassUnderWay(t *testing.T) {
+	inGate, release := make(chan struct{}), make(chan struct{})
+	gate := reconcile.GateFunc(func(context.Context, *reconcile.Unit, *apply.Result) error {
+		close(inGate)
+		<-release
+		return nil
+	})
+	f := newFixture(t, reconcile.WithGate(gate))
+	var once sync.Once
+	open := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(open) // a failure below must not leave the pass held
+	f.repo.Commit(t, "app", map[string]string{"app/a.yaml": configMapYAML("a", nil)})
+	u := f.unit("app", "app")
+	done := make(chan error, 1)
+	go func() { _, err := f.r.Reconcile(f.ctx, u); done <- err }()
+	<-inGate
+	answered := make(chan bool, 1)
+	go func() { _, ok := f.r.Status(u.Ref()); answered <- ok }()
+	select {
+	case ok := <-answered:
+		if ok {
+			t.Fatal("a status before the first pass ended")
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("Status waited for the pass under way")
+	}
+	open()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if s, ok := f.r.Status(u.Ref()); !ok || !s.Ready() {
+		t.Fatalf("after the pass: %v", ok)
+	}
 }

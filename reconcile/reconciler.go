@@ -219,10 +219,30 @@ type unitState struct {
 	mu         sync.Mutex // one pass at a time
 	applier    *apply.Applier
 	applierKey string
-	entry      *clusterEntry
 	render     *lastRender
-	last       *Status
 	notified   struct{ failed, degraded bool }
+
+	// seen is what other units and the host read while a pass runs: the
+	// last status and the unit's cluster. It has a lock of its own, never
+	// held across a pass, so that asking about a dependency does not wait
+	// for the dependency's pass to end.
+	seen struct {
+		sync.Mutex
+		last  *Status
+		entry *clusterEntry
+	}
+}
+
+func (st *unitState) lastStatus() *Status {
+	st.seen.Lock()
+	defer st.seen.Unlock()
+	return st.seen.last
+}
+
+func (st *unitState) cluster() *clusterEntry {
+	st.seen.Lock()
+	defer st.seen.Unlock()
+	return st.seen.entry
 }
 
 type lastRender struct {
@@ -252,12 +272,11 @@ func (r *Reconciler) Status(ref Ref) (Status, bool) {
 	if st == nil {
 		return Status{}, false
 	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.last == nil {
+	last := st.lastStatus()
+	if last == nil {
 		return Status{}, false
 	}
-	return *st.last, true
+	return *last, true
 }
 
 // Forget drops what the Reconciler keeps of a unit (its Applier, last
@@ -321,7 +340,7 @@ func (r *Reconciler) run(ctx context.Context, u Unit, mode passMode) (Status, er
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	prev := st.last
+	prev := st.lastStatus()
 	if prev != nil {
 		s.Revision, s.LastAppliedRevision = prev.Revision, prev.LastAppliedRevision
 		s.Inventory, s.Health, s.Sync, s.Failures = prev.Inventory, prev.Health, prev.Sync, prev.Failures
@@ -337,7 +356,9 @@ func (r *Reconciler) run(ctx context.Context, u Unit, mode passMode) (Status, er
 		// one is told of a failure.
 		return s, err
 	}
-	st.last = &s
+	st.seen.Lock()
+	st.seen.last = &s
+	st.seen.Unlock()
 	r.notify(st, &s, err)
 	return s, err
 }
