@@ -86,6 +86,9 @@ func (r *Reconciler) pass(ctx context.Context, u *Unit, st *unitState, s *Status
 	if err := r.checkDecryption(u); err != nil {
 		return fail(StageRender, err)
 	}
+	if u.Render.ResolveReferences && r.references == nil {
+		return fail(StageRender, errNoReferenceStores)
+	}
 	entry, err := r.clusterFor(ctx, u)
 	if err != nil {
 		return fail(StageCluster, err)
@@ -167,15 +170,29 @@ func (r *Reconciler) rendered(ctx context.Context, entry *clusterEntry, u *Unit,
 	if err != nil {
 		return nil, err
 	}
-	key, err := renderKey(snap.Revision, u, varsKey)
+	decryptor, keysKey, err := r.decryptorFor(ctx, entry, u, st)
+	if err != nil {
+		return nil, err
+	}
+	key, err := renderKey(snap.Revision, u, varsKey+"/"+keysKey)
 	if err != nil {
 		return nil, err
 	}
 	if st.render != nil && st.render.key == key {
-		return st.render.set, nil
+		if every := r.reuseFor(u); every == 0 || time.Since(st.render.at) < every {
+			return st.render.set, nil
+		}
 	}
-	set, err := r.renderer.Render(ctx, u, snap)
+	set, err := r.renderer.Render(ctx, u, decrypting(decryptor, snap))
 	if err != nil {
+		return nil, err
+	}
+	if decryptor != nil {
+		if set, err = decryptor.Processor().Process(ctx, set); err != nil {
+			return nil, err
+		}
+	}
+	if set, err = r.resolveReferences(ctx, u, set); err != nil {
 		return nil, err
 	}
 	if set, err = substitute(ctx, u, vars, set); err != nil {
@@ -186,10 +203,13 @@ func (r *Reconciler) rendered(ctx context.Context, entry *clusterEntry, u *Unit,
 			return nil, err
 		}
 	}
+	if err := refuseCiphertext(set); err != nil {
+		return nil, err
+	}
 	if set.Len() == 0 && u.Sync.Prune && !u.Sync.AllowEmpty {
 		return nil, ErrEmptyRender
 	}
-	st.render = &lastRender{key: key, set: set}
+	st.render = &lastRender{key: key, set: set, at: time.Now()}
 	s.Rendered = true
 	return set, nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/converge-dev/converge/diff"
 	"github.com/converge-dev/converge/health"
 	"github.com/converge-dev/converge/object"
+	"github.com/converge-dev/converge/secrets/sops"
 )
 
 // Reconciler runs passes over units: fetch, render, substitute, plan,
@@ -27,12 +28,15 @@ type Reconciler struct {
 	fetcher  Fetcher
 	renderer Renderer
 	steps    []Step
-	gate     Gate
-	notifier Notifier
-	checker  health.Checker
-	clusters ClusterResolver
-	log      logr.Logger
-	timeout  time.Duration
+	sops     *SOPSOptions
+	// references are the stores of WithReferences.
+	references *referenceOptions
+	gate       Gate
+	notifier   Notifier
+	checker    health.Checker
+	clusters   ClusterResolver
+	log        logr.Logger
+	timeout    time.Duration
 
 	fetchOpts FetcherOptions
 	overrides health.Overrides
@@ -220,7 +224,11 @@ type unitState struct {
 	applier    *apply.Applier
 	applierKey string
 	render     *lastRender
-	notified   struct{ failed, degraded bool }
+	// decryptor is the unit's SOPS decryptor, kept while its keys hash to
+	// decryptorKey, so keys are parsed once, not every pass.
+	decryptor    *sops.Decryptor
+	decryptorKey string
+	notified     struct{ failed, degraded bool }
 
 	// seen is what other units and the host read while a pass runs: the
 	// last status and the unit's cluster. It has a lock of its own, never
@@ -248,6 +256,7 @@ func (st *unitState) cluster() *clusterEntry {
 type lastRender struct {
 	key string
 	set *object.Set
+	at  time.Time // when it was rendered, for RefreshingStep
 }
 
 func (r *Reconciler) unit(ref Ref) (*unitState, error) {

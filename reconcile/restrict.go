@@ -27,12 +27,15 @@ func (r *Reconciler) checkDecryption(u *Unit) error {
 	if u.Decryption == nil {
 		return nil
 	}
+	if u.Decryption.Provider == "sops" && r.sops != nil {
+		return nil
+	}
 	for _, s := range r.steps {
 		if d, ok := s.(Decrypter); ok && d.Decrypts(u.Decryption.Provider) {
 			return nil
 		}
 	}
-	return fmt.Errorf("decryption with provider %q: the Reconciler has no step that decrypts it (add one with WithSteps)", u.Decryption.Provider)
+	return fmt.Errorf("decryption with provider %q: the Reconciler has no step that decrypts it (WithSOPS, or a step added with WithSteps)", u.Decryption.Provider)
 }
 
 // checkSource refuses a source the restrictions do not list.

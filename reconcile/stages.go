@@ -6,6 +6,7 @@ import (
 
 	"github.com/converge-dev/converge/apply"
 	"github.com/converge-dev/converge/object"
+	"github.com/converge-dev/converge/render"
 	"github.com/converge-dev/converge/source"
 )
 
@@ -52,6 +53,43 @@ type StepFunc func(ctx context.Context, u *Unit, set *object.Set) (*object.Set, 
 // Process calls f.
 func (f StepFunc) Process(ctx context.Context, u *Unit, set *object.Set) (*object.Set, error) {
 	return f(ctx, u, set)
+}
+
+// ProcessorStep adapts a render.Processor (secrets.References,
+// secrets.ExternalSecrets, sealed.Processor, a host's own) to a Step.
+// Its output is reused with the render; for values that go stale
+// (read from an external store) use RefreshingStep.
+func ProcessorStep(p render.Processor) Step {
+	return StepFunc(func(ctx context.Context, _ *Unit, set *object.Set) (*object.Set, error) {
+		return p.Process(ctx, set)
+	})
+}
+
+// RefreshingStep is ProcessorStep for a processor whose output goes stale
+// with time: the render and its steps run again once every, even when
+// the revision and the unit's inputs are unchanged. A store read through
+// secrets.ExternalSecrets is then read again when each ExternalSecret's
+// refreshInterval has passed, so every should be no longer than the
+// shortest of them.
+func RefreshingStep(p render.Processor, every time.Duration) Step {
+	return refreshingStep{Step: ProcessorStep(p), every: every}
+}
+
+type refreshingStep struct {
+	Step
+	every time.Duration
+}
+
+// refreshEvery returns how long the output of steps may be reused: the
+// shortest interval of a RefreshingStep, 0 for as long as the inputs stay.
+func refreshEvery(steps []Step) time.Duration {
+	var every time.Duration
+	for _, s := range steps {
+		if r, ok := s.(refreshingStep); ok && r.every > 0 && (every == 0 || r.every < every) {
+			every = r.every
+		}
+	}
+	return every
 }
 
 // Gate decides, before anything is written, whether a planned change may

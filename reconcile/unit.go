@@ -167,6 +167,12 @@ type Render struct {
 	// Recurse reads plain manifests in subdirectories too (Argo CD's
 	// directory.recurse); without it only Path's own files are read.
 	Recurse bool
+	// ResolveReferences resolves argocd-vault-plugin placeholders and vals
+	// references in the rendered objects through the Reconciler's stores
+	// (WithReferences); a unit that asks and finds no stores fails.
+	// Argo CD Applications that use the argocd-vault-plugin plugins load
+	// with it set.
+	ResolveReferences bool
 }
 
 // Helm is a chart render.

@@ -99,7 +99,11 @@ func TestBadInput(t *testing.T) {
 		},
 		"plugin": {
 			in:   strings.Replace(app, "    path: apps/api", "    path: apps/api\n    plugin: {name: cmp}", 1),
-			want: "spec.source.plugin: config management plugins are not supported", is: argocd.ErrUnsupported,
+			want: `spec.source.plugin.name: config management plugin "cmp" is not supported`, is: argocd.ErrUnsupported,
+		},
+		"plugin env": {
+			in:   strings.Replace(app, "    path: apps/api", "    path: apps/api\n    plugin:\n      name: argocd-vault-plugin-helm\n      env: [{name: HELM_ARGS, value: -f values-prod.yaml}]", 1),
+			want: "spec.source.plugin.env: plugin env is not supported", is: argocd.ErrUnsupported,
 		},
 		"helm repository chart": {
 			in:   strings.Replace(app, "    path: apps/api", "    chart: redis", 1),

@@ -3,7 +3,7 @@
 //
 //	res, err := argocd.Load(file, argocd.DefaultOptions())
 //	if err != nil {
-//		return err // Application argocd/shop: spec.source.plugin: config management plugins are not supported
+//		return err // Application argocd/shop: spec.source.plugin.name: config management plugin "cmp" is not supported: ...
 //	}
 //	for _, w := range res.Warnings {
 //		log.Info(w.String()) // Application argocd/shop: spec.syncPolicy.syncOptions[1]: converge always applies server-side
@@ -36,7 +36,7 @@
 //	                                 hashes) is refused
 //	spec.source.path                 Unit.Path ("./" and "." cleaned)
 //	spec.source.chart                refused: vendor the chart into Git
-//	spec.source.plugin               refused
+//	spec.source.plugin               argocd-vault-plugin[-kustomize|-helm]: Render.ResolveReferences; others refused
 //	spec.source.kustomize            Render.Kind Kustomize; images (kustomize edit set image),
 //	                                 namePrefix, nameSuffix, namespace, commonAnnotations,
 //	                                 patches (inline), components → Render.Options;

@@ -240,6 +240,35 @@ spec:
 	assert.Equal(t, git.Reference{Tag: "stable"}, res.Units[0].Source.Ref)
 }
 
+// The argocd-vault-plugin plugins load as units that resolve references,
+// rendered by the kind the plugin's name says.
+func TestVaultPlugin(t *testing.T) {
+	for name, want := range map[string]reconcile.RenderKind{
+		"argocd-vault-plugin":           "",
+		"argocd-vault-plugin-kustomize": reconcile.RenderKustomize,
+		"argocd-vault-plugin-helm":      reconcile.RenderHelm,
+	} {
+		t.Run(name, func(t *testing.T) {
+			in := `apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {name: app}
+spec:
+  project: default
+  source:
+    repoURL: https://github.com/a/b
+    path: x
+    plugin: {name: ` + name + `}
+  destination: {server: "https://kubernetes.default.svc", namespace: x}
+`
+			res, err := argocd.Load(strings.NewReader(in), argocd.DefaultOptions())
+			require.NoError(t, err)
+			require.Len(t, res.Units, 1)
+			assert.True(t, res.Units[0].Render.ResolveReferences)
+			assert.Equal(t, want, res.Units[0].Render.Kind)
+		})
+	}
+}
+
 func warningPaths(ws []argocd.Warning) []string {
 	var out []string
 	for _, w := range ws {

@@ -125,7 +125,9 @@ func (l *loader) source(d *manifest.Doc, s *manifest.Node, u *reconcile.Unit, re
 	if outside(u.Path) {
 		d.Fail(s.At("path"), ErrInvalid, "%q leaves the repository: a path is relative to its root, inside it", manifest.Short(u.Path))
 	}
-	s.Refuse("plugin", "config management plugins are not supported")
+	if s.Present("plugin") {
+		l.plugin(d, s.Obj("plugin"), u)
+	}
 	s.Inform("name", "a source name is shown by Argo CD; converge does not use it")
 	if s.Present("ref") && refs == nil {
 		s.Inform("ref", "names the source for other sources' $ref value files; an Application with one source has none")
@@ -155,6 +157,26 @@ func (l *loader) source(d *manifest.Doc, s *manifest.Node, u *reconcile.Unit, re
 		u.Render.Kind = reconcile.RenderPlain
 		l.directory(d, s.Obj("directory"), u)
 	}
+}
+
+// plugin reads the argocd-vault-plugin config management plugins, as
+// their docs name them: converge renders the path itself and resolves the
+// plugin's placeholders through the Reconciler's stores. Other plugins
+// run programs converge does not have, and are refused.
+func (l *loader) plugin(d *manifest.Doc, p *manifest.Node, u *reconcile.Unit) {
+	switch name := p.Str("name"); name {
+	case "argocd-vault-plugin": // plain manifests, or a kustomization, by what the path holds
+	case "argocd-vault-plugin-kustomize":
+		u.Render.Kind = reconcile.RenderKustomize
+	case "argocd-vault-plugin-helm":
+		u.Render.Kind = reconcile.RenderHelm
+	default:
+		d.Fail(p.At("name"), ErrUnsupported, "config management plugin %q is not supported: converge runs no plugins (the argocd-vault-plugin ones it does itself)", manifest.Short(name))
+		return
+	}
+	u.Render.ResolveReferences = true
+	p.Refuse("env", "plugin env is not supported: converge renders the path itself (set Helm values in the chart's values files)")
+	p.Refuse("parameters", "plugin parameters are not supported")
 }
 
 // cleanPath makes a source path the unit's: slash-separated, relative,
