@@ -8,12 +8,14 @@ MODULES := . $(patsubst %/go.mod,%,$(wildcard examples/go.mod bench/go.mod))
 
 .PHONY: test testbin fmt vet bench run
 
-# testbin builds (once, then cached) the control-plane binaries tests run
-# and the peer CLIs they compare against.
+# testbin builds (once, then cached) the control-plane binaries tests run,
+# the peer CLIs they compare against (kustomize, helm, sops, kubeseal), the
+# Sealed Secrets controller and the Vault dev server: before the tests, so
+# no build runs inside a test's timeout.
 testbin:
 	@bash hack/testbin/build.sh >/dev/null
-	@bash hack/peers/build.sh >/dev/null
-	@bash hack/peers/build.sh helm >/dev/null
+	@bash hack/peers/build.sh kustomize helm sops kubeseal sealed-secrets-controller >/dev/null
+	@bash hack/vault/build.sh >/dev/null
 
 fmt:
 	@unformatted=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go')); \

@@ -49,6 +49,11 @@ var packages = map[string]string{
 	"argocd":       "github.com/converge-dev/converge/reconcile/argocd",
 	"flux":         "github.com/converge-dev/converge/reconcile/flux",
 	"notify":       "github.com/converge-dev/converge/reconcile/notify",
+	"secrets":      "github.com/converge-dev/converge/secrets",
+	"sops":         "github.com/converge-dev/converge/secrets/sops",
+	"sealed":       "github.com/converge-dev/converge/secrets/sealed",
+	"vault":        "github.com/converge-dev/converge/secrets/vault",
+	"rand":         "crypto/rand",
 }
 
 // goBlock is one ```go block of a README.

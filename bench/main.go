@@ -34,6 +34,8 @@ var comparisons = []comparison{
 	healthComparison,
 	applyComparison,
 	reconcileComparison,
+	sopsComparison,
+	sealedComparison,
 }
 
 // result is one BENCH line.

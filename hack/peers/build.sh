@@ -6,6 +6,8 @@
 #
 #	hack/peers/build.sh            # the peers the tests need: kustomize
 #	hack/peers/build.sh helm       # helm too, on request (about 4 minutes)
+#	hack/peers/build.sh sops kubeseal sealed-secrets-controller
+#	                               # the secrets interop peers (minutes each)
 #
 # A second run finds the binaries and is instant. Concurrent callers wait on
 # a lock instead of building the same binary twice. Progress goes to stderr.
@@ -13,16 +15,21 @@ set -euo pipefail
 
 KUSTOMIZE_VERSION=v5.8.2 # uses sigs.k8s.io/kustomize/api v0.21.2, as converge does
 HELM_VERSION=v3.22.0
+SOPS_VERSION=v3.13.2
+# v0.27.1 is the newest release under the module path the proxy serves; later
+# releases moved to github.com/bitnami/sealed-secrets. The format is unchanged.
+SEALED_SECRETS_VERSION=v0.27.1
 
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/converge/peers
 mkdir -p "$cache"
 
 say() { echo "peers: $*" >&2; }
 
-# install NAME VERSION PACKAGE installs PACKAGE@VERSION as
-# $cache/NAME-VERSION/NAME unless it is there, and prints the folder.
+# install NAME VERSION PACKAGE [BIN] installs PACKAGE@VERSION (whose binary
+# is BIN, NAME unless given) as $cache/NAME-VERSION/NAME unless it is there,
+# and prints the folder.
 install() {
-	local name=$1 version=$2 pkg=$3
+	local name=$1 version=$2 pkg=$3 bin=${4:-$1}
 	local dir="$cache/$name-$version"
 	mkdir -p "$dir"
 	if [ ! -x "$dir/$name" ]; then
@@ -33,7 +40,7 @@ install() {
 			local start=$SECONDS tmp
 			tmp=$(mktemp -d "$dir/.build.XXXXXX")
 			GOBIN=$tmp go install -ldflags "-s -w" "$pkg@$version"
-			mv "$tmp/$name" "$dir/$name"
+			mv "$tmp/$bin" "$dir/$name"
 			rmdir "$tmp"
 			say "built $name in $((SECONDS - start))s"
 		fi
@@ -50,6 +57,9 @@ for p in "${peers[@]}"; do
 	case $p in
 	kustomize) install kustomize "$KUSTOMIZE_VERSION" sigs.k8s.io/kustomize/kustomize/v5 ;;
 	helm) install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm ;;
-	*) say "unknown peer $p (known: kustomize helm)"; exit 2 ;;
+	sops) install sops "$SOPS_VERSION" github.com/getsops/sops/v3/cmd/sops ;;
+	kubeseal) install kubeseal "$SEALED_SECRETS_VERSION" github.com/bitnami-labs/sealed-secrets/cmd/kubeseal ;;
+	sealed-secrets-controller) install sealed-secrets-controller "$SEALED_SECRETS_VERSION" github.com/bitnami-labs/sealed-secrets/cmd/controller controller ;;
+	*) say "unknown peer $p (known: kustomize helm sops kubeseal sealed-secrets-controller)"; exit 2 ;;
 	esac
 done

@@ -1,6 +1,7 @@
 // Package peers finds the CLIs converge's tests and benchmarks compare
-// against (kustomize, helm), built at pinned versions by
-// hack/peers/build.sh and cached under the user's cache directory.
+// against (kustomize, helm, sops, kubeseal, the Sealed Secrets
+// controller), built at pinned versions by hack/peers/build.sh and cached
+// under the user's cache directory.
 package peers
 
 import (
@@ -12,7 +13,7 @@ import (
 	"strings"
 )
 
-// CLI returns the path of the peer CLI name ("kustomize" or "helm"),
+// CLI returns the path of the peer CLI name (one hack/peers/build.sh knows),
 // building it on first use (minutes; later calls are instant). Build
 // progress goes to stderr.
 func CLI(name string) (string, error) {

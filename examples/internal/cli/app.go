@@ -37,6 +37,7 @@ type appFlags struct {
 	healthOverrides []string
 	noWaitFor       []string
 	remoteBases     []string
+	keys            keyFlags
 	cluster         clusterFlags
 }
 
@@ -57,6 +58,9 @@ func (f *appFlags) register(fs *pflag.FlagSet, cmd string) {
 	fs.BoolVar(&f.verbose, "verbose", false, "also list unchanged objects")
 	if cmd != "delete" {
 		fs.StringVarP(&f.output, "output", "o", "", `"json" for a machine-readable result`)
+	}
+	if cmd != "delete" {
+		f.keys.register(fs)
 	}
 	if cmd == "apply" || cmd == "sync" {
 		fs.BoolVar(&f.wait, "wait", true, "wait until every applied object is healthy")
@@ -105,6 +109,12 @@ func (f *appFlags) resolve(ctx context.Context) (*app, error) {
 		if a, err = f.unitFromFlags(ctx); err != nil {
 			return nil, err
 		}
+	}
+	if f.keys.given() {
+		if _, err := f.keys.decryptor(); err != nil {
+			return nil, err
+		}
+		decryptUnits(a.units)
 	}
 	for i := range a.units {
 		u := &a.units[i]

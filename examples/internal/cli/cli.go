@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -59,13 +60,19 @@ func (e *exitError) Error() string { return e.msg }
 // itself (a local control plane starting) and the one-line error a
 // failure ends with go to stderr.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return run(ctx, args, os.Stdin, stdout, stderr)
+}
+
+// run is Main reading stdin (seal and unseal) from stdin.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	out := newOutput(stdout, stderr)
 	root := newRoot(out)
 	root.SetArgs(args)
+	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	if len(args) == 0 {
-		out.errorf("converge: missing command: plan, apply, sync, diff or delete (see converge --help)")
+		out.errorf("converge: missing command: plan, apply, sync, diff, delete, seal or unseal (see converge --help)")
 		return ExitUsage
 	}
 	cmd, err := root.ExecuteContextC(ctx)
@@ -148,7 +155,7 @@ Exit codes: 0 ok; 1 failed (apply, health, repository, path or cluster);
 		SilenceUsage:  true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usagef("%v", err) })
-	root.AddCommand(newPlan(out), newApply(out), newSync(out), newDiff(out), newDelete(out))
+	root.AddCommand(newPlan(out), newApply(out), newSync(out), newDiff(out), newDelete(out), newSeal(), newUnseal())
 	root.CompletionOptions.HiddenDefaultCmd = false
 	return root
 }

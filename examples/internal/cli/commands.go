@@ -67,7 +67,13 @@ func open(ctx context.Context, f *appFlags, out *output, live bool) (*session, e
 		return nil, err
 	}
 	overrides, _ := health.ParseOverrides(f.healthOverrides...) // checked by resolve
+	keys, err := f.keys.options()
+	if err != nil {
+		s.close()
+		return nil, err
+	}
 	s.r, err = reconcile.New(s.client,
+		reconcile.WithSOPS(keys),
 		reconcile.WithFetcher(s.fetcher),
 		reconcile.WithRenderer(s.render),
 		reconcile.WithHealthOverrides(overrides),

@@ -18,6 +18,7 @@ import (
 func newDiff(out *output) *cobra.Command {
 	var repo, base, head, output string
 	var paths, remoteBases []string
+	var keys keyFlags
 	var exitCode bool
 	cmd := &cobra.Command{
 		Use:   "diff --repo URL|DIR --base REV --head REV [--path DIR]...",
@@ -54,6 +55,13 @@ range, a full commit hash or a refs/... name.`,
 				ropts = append(ropts, reconcile.WithRemoteBases(remoteBases, reconcile.RemoteBaseFetcher(fopts)))
 			}
 			renderer := reconcile.NewRenderer(ropts...)
+			if keys.given() {
+				d, err := keys.decryptor()
+				if err != nil {
+					return err
+				}
+				renderer = reconcile.DecryptingRenderer(renderer, d)
+			}
 			baseSnap, baseUnit, err := fetchRevision(ctx, fetcher, repo, base)
 			if err != nil {
 				return err
@@ -116,6 +124,7 @@ range, a full commit hash or a refs/... name.`,
 	fl.StringSliceVar(&paths, "path", nil, "environment directory to compare, repeatable or comma-separated (default: every directory under clusters/)")
 	fl.StringSliceVar(&remoteBases, "allow-remote-base", nil, "let Kustomize fetch remote bases under this URL prefix (repeatable)")
 	fl.StringVarP(&output, "output", "o", "", `"json" for a machine-readable result`)
+	keys.register(fl)
 	fl.BoolVar(&exitCode, "exit-code", false, "exit with 3 when anything changes")
 	return cmd
 }
