@@ -4,9 +4,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/converge-dev/converge/object"
 )
 
 const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
@@ -54,14 +58,21 @@ func MaskSecret(obj *unstructured.Unstructured) *unstructured.Unstructured {
 // still shows which values changed: a value that differs shows as
 // MaskBefore on one side and MaskAfter on the other, a value that is the
 // same as Mask on both. Values are found on both sides, so a value of
-// either version is masked wherever it appears in the other. Objects that
-// are not Secrets are copied unchanged. The inputs are not modified.
+// either version is masked wherever it appears in the other. An object
+// that is not a Secret is masked the same way in the fields its
+// object.AnnotationSensitive lists (what converge's secrets steps put
+// there), and copied unchanged when it lists none. The inputs are not
+// modified.
 func MaskSecrets(before, after *unstructured.Unstructured) (*unstructured.Unstructured, *unstructured.Unstructured) {
 	b, a := copyOrNil(before), copyOrNil(after)
-	if !IsSecret(before) && !IsSecret(after) {
+	pointers := sensitivePointers(before, after)
+	if !IsSecret(before) && !IsSecret(after) && len(pointers) == 0 {
 		return b, a
 	}
 	values := secretValues(before, after)
+	if len(pointers) > 0 {
+		maskSensitive(b, a, pointers, values)
+	}
 	for _, field := range []string{"data", "stringData"} {
 		maskPair(nestedMap(b, field), nestedMap(a, field), func(string, any) bool { return true })
 		for _, obj := range []*unstructured.Unstructured{b, a} {
@@ -74,15 +85,146 @@ func MaskSecrets(before, after *unstructured.Unstructured) (*unstructured.Unstru
 	for _, field := range []string{"annotations", "labels"} {
 		maskPair(metaMap(b, field), metaMap(a, field), func(key string, v any) bool {
 			s, _ := v.(string)
+			if field == "annotations" && key == object.AnnotationSensitive {
+				return values.in(s) // paths, not values
+			}
 			return key == lastApplied || (field == "annotations" && holdsJSON(s)) || values.in(s)
 		})
 	}
 	for _, obj := range []*unstructured.Unstructured{b, a} {
 		if obj != nil {
-			maskObject(obj.Object, values)
+			maskObject(obj.Object, values, IsSecret(obj))
 		}
 	}
 	return b, a
+}
+
+// sensitivePointers are the fields either version's AnnotationSensitive
+// lists. An annotation that does not parse makes the whole object
+// sensitive: every string is masked.
+func sensitivePointers(objs ...*unstructured.Unstructured) []string {
+	var out []string
+	for _, o := range objs {
+		if o == nil {
+			continue
+		}
+		raw, ok := o.GetAnnotations()[object.AnnotationSensitive]
+		if !ok {
+			continue
+		}
+		var ps []string
+		if err := json.Unmarshal([]byte(raw), &ps); err != nil {
+			ps = []string{""} // the whole object
+		}
+		for _, p := range ps {
+			if !slices.Contains(out, p) {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// maskSensitive masks the fields pointers name in both versions, pairwise
+// (a changed value shows as MaskBefore and MaskAfter), and adds their
+// values to values, so that copies elsewhere are masked too.
+func maskSensitive(b, a *unstructured.Unstructured, pointers []string, values secretSet) {
+	for _, p := range pointers {
+		var bv, av any
+		var bok, aok bool
+		if b != nil {
+			bv, bok = pointerGet(b.Object, p)
+		}
+		if a != nil {
+			av, aok = pointerGet(a.Object, p)
+		}
+		for _, v := range []any{bv, av} {
+			values.addAll(v)
+			if s, ok := v.(string); ok {
+				values.add(base64.StdEncoding.EncodeToString([]byte(s)))
+			}
+		}
+		if p == "" {
+			continue // the whole object: every string holding a value goes below
+		}
+		switch {
+		case bok && aok && equalValues(bv, av):
+			pointerSet(b.Object, p, Mask)
+			pointerSet(a.Object, p, Mask)
+		case bok && aok:
+			pointerSet(b.Object, p, MaskBefore)
+			pointerSet(a.Object, p, MaskAfter)
+		case bok:
+			pointerSet(b.Object, p, Mask)
+		case aok:
+			pointerSet(a.Object, p, Mask)
+		}
+	}
+	if slices.Contains(pointers, "") {
+		for _, o := range []*unstructured.Unstructured{b, a} {
+			if o != nil {
+				for k, v := range o.Object {
+					if k != "apiVersion" && k != "kind" && k != "metadata" {
+						values.addAll(v)
+					}
+				}
+			}
+		}
+	}
+}
+
+// pointerGet returns the value at JSON pointer p of obj.
+func pointerGet(obj map[string]any, p string) (any, bool) {
+	if p == "" {
+		return obj, true
+	}
+	if !strings.HasPrefix(p, "/") {
+		return nil, false
+	}
+	var cur any = obj
+	for _, tok := range strings.Split(p[1:], "/") {
+		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
+		switch c := cur.(type) {
+		case map[string]any:
+			v, ok := c[tok]
+			if !ok {
+				return nil, false
+			}
+			cur = v
+		case []any:
+			i, err := strconv.Atoi(tok)
+			if err != nil || i < 0 || i >= len(c) {
+				return nil, false
+			}
+			cur = c[i]
+		default:
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+// pointerSet replaces the value at JSON pointer p of obj, when it exists.
+func pointerSet(obj map[string]any, p string, v any) {
+	i := strings.LastIndex(p, "/")
+	if i < 0 {
+		return
+	}
+	parent, ok := pointerGet(obj, p[:i])
+	if !ok {
+		return
+	}
+	tok := strings.ReplaceAll(strings.ReplaceAll(p[i+1:], "~1", "/"), "~0", "~")
+	switch c := parent.(type) {
+	case map[string]any:
+		if _, ok := c[tok]; ok {
+			c[tok] = v
+		}
+	case []any:
+		if n, err := strconv.Atoi(tok); err == nil && n >= 0 && n < len(c) {
+			c[n] = v
+		}
+	}
 }
 
 // maskPair masks, in two versions of one map (either may be nil), the
@@ -110,12 +252,17 @@ func maskPair(b, a map[string]any, secret func(key string, v any) bool) {
 }
 
 // maskObject masks every string of obj that contains a secret value,
-// except its identity and data and stringData (masked key by key).
-func maskObject(obj map[string]any, values secretSet) {
+// except its identity and, in a Secret, data and stringData (masked key
+// by key).
+func maskObject(obj map[string]any, values secretSet, secret bool) {
 	for k, x := range obj {
 		switch k {
-		case "apiVersion", "kind", "data", "stringData":
+		case "apiVersion", "kind":
 			continue
+		case "data", "stringData":
+			if secret {
+				continue
+			}
 		case "metadata":
 			md, ok := x.(map[string]any)
 			if !ok {

@@ -27,12 +27,12 @@ var errRenderSecret = errors.New("the Secret cannot be rendered as YAML (details
 
 // Unified renders two versions of one object as YAML and returns their
 // unified diff, kubectl diff style; either may be nil (a creation or a
-// deletion), and "" means they render the same. Secrets are masked with
-// [MaskSecrets] first: hosts that show two objects (a plan, a preview of
+// deletion), and "" means they render the same. Secrets, and the fields
+// object.AnnotationSensitive names, are masked with [MaskSecrets] first: hosts that show two objects (a plan, a preview of
 // two revisions without a cluster) call this rather than render their own,
 // so no secret value reaches their output. The inputs are not modified.
 func Unified(before, after *unstructured.Unstructured, opts UnifiedOptions) (string, error) {
-	secret := IsSecret(before) || IsSecret(after)
+	secret := IsSecret(before) || IsSecret(after) || len(sensitivePointers(before, after)) > 0
 	if secret {
 		before, after = MaskSecrets(before, after)
 	}

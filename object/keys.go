@@ -32,6 +32,13 @@ const (
 	// Namespace carries no owner labels and is in no inventory: it is
 	// never pruned unless the host asks for it explicitly.
 	AnnotationCreatedFor = "converge.dev/created-for"
+	// AnnotationSensitive lists, as a JSON array of JSON pointers
+	// (["/data/password", "/spec/template/spec/containers/0/env/1/value"]),
+	// the fields of an object that is not a Secret which hold secret
+	// values: what converge's secrets steps decrypted or read from a
+	// store into it. Diffs and plans mask those fields, and every copy of
+	// their values, as they mask a Secret's. It holds paths, never values.
+	AnnotationSensitive = "converge.dev/sensitive"
 )
 
 // Annotations converge reads on desired objects. Where Argo CD or Flux has

@@ -116,6 +116,30 @@ func decrypting(d *sops.Decryptor, snap *source.Snapshot) *source.Snapshot {
 	return &out
 }
 
+// decrypted runs d's Processor on what was rendered from snap (through
+// decrypting) and marks, in objects that are not Secrets, the fields that
+// hold a value decrypted from a file, so diffs and plans mask them.
+func decrypted(ctx context.Context, d *sops.Decryptor, snap *source.Snapshot, set *object.Set) (*object.Set, error) {
+	set, err := d.Processor().Process(ctx, set)
+	if err != nil {
+		return nil, err
+	}
+	values := sops.Plaintexts(snap.FS)
+	if len(values) == 0 {
+		return set, nil
+	}
+	for _, obj := range set.Objects() {
+		marked := obj.DeepCopy()
+		secrets.MarkSensitive(marked, values)
+		if len(marked.GetAnnotations()) != len(obj.GetAnnotations()) || marked.GetAnnotations()[object.AnnotationSensitive] != obj.GetAnnotations()[object.AnnotationSensitive] {
+			if err := set.Replace(marked); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return set, nil
+}
+
 // refuseCiphertext fails a render that would apply SOPS ciphertext: an
 // object with SOPS metadata is either decrypted or never applied.
 func refuseCiphertext(set *object.Set) error {
@@ -137,11 +161,12 @@ func refuseCiphertext(set *object.Set) error {
 // use it; a pass decrypts by WithSOPS.
 func DecryptingRenderer(rd Renderer, d *sops.Decryptor) Renderer {
 	return RendererFunc(func(ctx context.Context, u *Unit, snap *source.Snapshot) (*object.Set, error) {
-		set, err := rd.Render(ctx, u, decrypting(d, snap))
+		snap = decrypting(d, snap)
+		set, err := rd.Render(ctx, u, snap)
 		if err != nil {
 			return nil, err
 		}
-		return d.Processor().Process(ctx, set)
+		return decrypted(ctx, d, snap, set)
 	})
 }
 

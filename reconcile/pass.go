@@ -183,12 +183,13 @@ func (r *Reconciler) rendered(ctx context.Context, entry *clusterEntry, u *Unit,
 			return st.render.set, nil
 		}
 	}
-	set, err := r.renderer.Render(ctx, u, decrypting(decryptor, snap))
+	snap = decrypting(decryptor, snap)
+	set, err := r.renderer.Render(ctx, u, snap)
 	if err != nil {
 		return nil, err
 	}
 	if decryptor != nil {
-		if set, err = decryptor.Processor().Process(ctx, set); err != nil {
+		if set, err = decrypted(ctx, decryptor, snap, set); err != nil {
 			return nil, err
 		}
 	}

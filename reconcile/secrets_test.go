@@ -15,6 +15,7 @@ import (
 	"github.com/go-logr/logr/funcr"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -67,6 +68,10 @@ func (s *secretsRepo) files(suffix string) map[string]string {
 	encEnv, err := sops.Encrypt(ctx, "gen.env", []byte("PASSWORD="+m("dotenv")+"\n"), sops.FormatDotenv, sops.Rule{KeyGroup: rule.KeyGroup})
 	require.NoError(t, err)
 
+	cmYAML := fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: sops-config\ndata:\n  dsn: postgres://app:%s@db/app\n", m("cmsops"))
+	encCM, err := sops.Encrypt(ctx, "config.enc.yaml", []byte(cmYAML), sops.FormatYAML, sops.Rule{KeyGroup: rule.KeyGroup, EncryptedRegex: "^data$"})
+	require.NoError(t, err)
+
 	plain := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "sealed-secret", Namespace: s.ns}, Data: map[string][]byte{"v": []byte(m("sealed"))}}
 	ss, err := sealed.Seal(rand.Reader, &s.sealKey.PublicKey, plain, sealed.ScopeStrict)
 	require.NoError(t, err)
@@ -77,11 +82,12 @@ func (s *secretsRepo) files(suffix string) map[string]string {
 	s.store = map[string]map[string][]byte{
 		"prod/backend/db": {"password": []byte(m("external"))},
 		"secret/data/avp": {"password": []byte(m("avp"))},
+		"secret/data/cm":  {"token": []byte(m("cmavp"))},
 	}
 	s.storeMu.Unlock()
 
 	return map[string]string{
-		"app/kustomization.yaml": `resources: [secret.enc.yaml, sealed.yaml, external.yaml, avp.yaml]
+		"app/kustomization.yaml": `resources: [secret.enc.yaml, config.enc.yaml, sealed.yaml, external.yaml, avp.yaml, avp-config.yaml]
 secretGenerator:
 - name: generated
   envs: [gen.env]
@@ -100,6 +106,21 @@ spec:
   data:
   - secretKey: password
     remoteRef: {key: prod/backend/db, property: password}
+`,
+		"app/config.enc.yaml": string(encCM),
+		"app/avp-config.yaml": `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api}
+spec:
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec:
+      containers:
+      - name: api
+        image: registry.example/api:1
+        env:
+        - {name: TOKEN, value: "Bearer <path:secret/data/cm#token>"}
 `,
 		"app/avp.yaml": `apiVersion: v1
 kind: Secret
@@ -208,20 +229,29 @@ func TestSecretsReachTheClusterAndNoOutput(t *testing.T) {
 	assert.Equal(t, "MARKER-sealed-v1", f.secretValue("sealed-secret", "v"))
 	assert.Equal(t, "MARKER-external-v1", f.secretValue("external", "password"))
 	assert.Equal(t, "MARKER-avp-v1", f.secretValue("avp", "password"))
+	cm, err := f.configMap("sops-config")
+	require.NoError(t, err)
+	assert.Equal(t, "postgres://app:MARKER-cmsops-v1@db/app", cm.Data["dsn"])
+	var dep appsv1.Deployment
+	require.NoError(t, f.env.Client.Get(f.ctx, client.ObjectKey{Namespace: f.ns, Name: "api"}, &dep))
+	assert.Equal(t, "Bearer MARKER-cmavp-v1", dep.Spec.Template.Spec.Containers[0].Env[0].Value)
 	assert.Empty(t, repo.leaks(st, err), "applied")
 
-	// New values everywhere: the plan diffs five Secrets, masked.
+	// New values everywhere: the plan diffs them, masked.
 	f.repo.Commit(t, "rotate", repo.files("v2"))
 	plan, err := f.r.Plan(f.ctx, u)
 	require.NoError(t, err, describe(plan))
 	require.NotNil(t, plan.Result)
-	changed := 0
+	changed := map[string]int{}
 	for _, o := range plan.Result.Objects {
-		if o.Diff != nil && o.ID.Kind == "Secret" && o.Diff.String() != "" {
-			changed++
+		if o.Diff != nil && o.Diff.Diff != "" {
+			changed[o.ID.Kind]++
+			assert.Contains(t, o.Diff.Diff, "***", "%s: the changed value is masked", o.ID)
 		}
 	}
-	assert.Equal(t, 5, changed, describe(plan))
+	// The ExternalSecret's values are reused for its refreshInterval (1h):
+	// its Secret does not change yet.
+	assert.Equal(t, map[string]int{"Secret": 4, "ConfigMap": 1, "Deployment": 1}, changed, describe(plan))
 	assert.Empty(t, repo.leaks(plan, err), "planned")
 	st, err = f.r.Reconcile(f.ctx, u)
 	require.NoError(t, err, describe(st))

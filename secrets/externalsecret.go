@@ -58,8 +58,9 @@ type Target struct {
 	// refused.
 	CreationPolicy string `json:"creationPolicy,omitempty"`
 	// DeletionPolicy is "Retain" (the default: a value missing from the
-	// store fails the render, so the last Secret stays) or "Delete" (the
-	// Secret is left out, so it is pruned).
+	// store fails the render, so the last Secret stays) or "Delete" (when
+	// the store has none of the entries any more, the Secret is left out,
+	// so it is pruned).
 	DeletionPolicy string    `json:"deletionPolicy,omitempty"`
 	Template       *Template `json:"template,omitempty"`
 	Immutable      bool      `json:"immutable,omitempty"`

@@ -60,8 +60,9 @@ func (m StoreMap) Store(_ context.Context, namespace string, ref StoreRef) (Prov
 }
 
 // Render reads the values es names from its store and returns the
-// Secret they make, or nil when a value is missing from the store and
-// the deletion policy is Delete. The Secret's values are never in an
+// Secret they make, or nil when the deletion policy is Delete and the
+// store has none of the entries es reads (a missing property, or some
+// entries missing, is an error). The Secret's values are never in an
 // error.
 func (es *ExternalSecret) Render(ctx context.Context, stores Stores) (*unstructured.Unstructured, error) {
 	return es.render(ctx, stores, nil)
@@ -77,8 +78,21 @@ func (es *ExternalSecret) render(ctx context.Context, stores Stores, read reader
 	if err != nil {
 		return nil, fmt.Errorf("ExternalSecret %s/%s: store %s: %w", es.Namespace, es.Name, es.Spec.SecretStoreRef, err)
 	}
-	values, err := es.values(ctx, store, read)
-	if errors.Is(err, ErrNotFound) && es.Spec.Target.DeletionPolicy == "Delete" {
+	var found, gone int
+	counted := func(ctx context.Context, p Provider, key string) (map[string][]byte, error) {
+		m, err := read(ctx, p, key)
+		switch {
+		case err == nil:
+			found++
+		case errors.Is(err, ErrNotFound):
+			gone++
+		}
+		return m, err
+	}
+	values, err := es.values(ctx, store, counted)
+	if err != nil && gone > 0 && found == 0 && es.Spec.Target.DeletionPolicy == "Delete" {
+		// The store no longer has the entry: as ESO, the Secret goes. A
+		// missing property or store is a mistake, not a deletion.
 		return nil, nil
 	}
 	if err != nil {

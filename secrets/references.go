@@ -63,6 +63,9 @@ type ReferenceStores struct {
 // "| base64decode", "| sha256sum", "| trim" and "| jsonParse" (a JSON
 // string value becomes its text). In a Secret's data, a resolved value is
 // base64-encoded, as the plugin does, so manifests keep their plain form.
+// In other kinds, the fields that received a value are listed in the
+// object's object.AnnotationSensitive (see MarkSensitive), so diffs and
+// plans mask them as they mask a Secret.
 //
 // It fails closed: a reference whose store is missing or whose key cannot
 // be read fails the render with an error naming the object, the field and
@@ -108,15 +111,23 @@ func (e *ReferenceError) Unwrap() []error { return []error{ErrUnresolved, e.Err}
 //
 //	<path:PATH#KEY[#VERSION][ | modifier ...]>   groups 1-4
 //	<KEY[ | modifier ...]>                      groups 5-6, under avp.kubernetes.io/path
-//	ref+BACKEND://PATH#KEY, ended by "+" or the end of the string
-//	                                            groups 7-9
+//	ref+BACKEND://PATH#KEY, ended by "+", whitespace or the end, as vals
+//	                                            ends it; groups 7-9
 var reference = regexp.MustCompile(`<path:([^#<>|]+)#([^#<>|]+?)(?:#([^#<>|]+?))?\s*((?:\|\s*[a-zA-Z0-9]+\s*)*)>` +
 	`|<([A-Za-z0-9_.\-/]+)\s*((?:\|\s*[a-zA-Z0-9]+\s*)*)>` +
-	`|ref\+([a-z0-9]+)://([^#+\s]+)(?:#([^+\s]*))?(?:\+|$)`)
+	`|ref\+([a-z0-9]+)://([^#+\s]+)(?:#([^+\s]*))?\+?`)
+
+// leftoverReference finds reference syntax the resolver did not resolve
+// (a key missing, a modifier misspelt): the render fails rather than
+// apply it.
+var leftoverReference = regexp.MustCompile(`<path:|ref\+[a-z0-9]+://`)
 
 type resolver struct {
 	stores ReferenceStores
 	cache  map[string]map[string][]byte
+	// resolved are the values put into the object being resolved, for
+	// MarkSensitive.
+	resolved []string
 }
 
 func (r *resolver) object(ctx context.Context, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
@@ -125,6 +136,8 @@ func (r *resolver) object(ctx context.Context, obj *unstructured.Unstructured) (
 		return obj, nil
 	}
 	out := obj.DeepCopy()
+	r.resolved = r.resolved[:0]
+	defer func() { r.resolved = r.resolved[:0] }()
 	o := objectRefs{
 		path:          annotations[AnnotationAVPPath],
 		version:       annotations[AnnotationAVPVersion],
@@ -145,6 +158,7 @@ func (r *resolver) object(ctx context.Context, obj *unstructured.Unstructured) (
 			delete(out.Object, key)
 		}
 	}
+	MarkSensitive(out, r.resolved)
 	return out, nil
 }
 
@@ -230,9 +244,34 @@ func (r *resolver) text(ctx context.Context, o objectRefs, field, s string) (str
 			return match
 		}
 		changed = true
+		r.resolved = append(r.resolved, v)
 		return v
 	})
-	return out, changed, firstErr
+	if firstErr != nil {
+		return out, changed, firstErr
+	}
+	// What is left is text no value was put in: a reference still there
+	// is one the patterns did not take.
+	if loc := leftoverReference.FindStringIndex(s); loc != nil && leftoverReference.MatchString(unresolvedText(s)) {
+		return out, changed, &ReferenceError{Field: field, Reference: referenceAt(s, loc[0]), Err: errors.New("not a reference converge can resolve: <path:PATH#KEY[#VERSION][ | modifier]> or ref+BACKEND://PATH#KEY")}
+	}
+	return out, changed, nil
+}
+
+// unresolvedText is s with every reference the patterns take removed.
+func unresolvedText(s string) string { return reference.ReplaceAllString(s, "") }
+
+// referenceAt names the reference at i for an error: up to its end, at
+// most 80 bytes. It holds a path and a key, never a value.
+func referenceAt(s string, i int) string {
+	s = s[i:]
+	if end := strings.IndexAny(s, "> \t\n"); end >= 0 {
+		s = s[:end+1]
+	}
+	if len(s) > 80 {
+		s = s[:80] + "..."
+	}
+	return strings.TrimSpace(s)
 }
 
 func (r *resolver) avp(ctx context.Context, field, path, key, version, modifiers string) (string, error) {

@@ -123,6 +123,10 @@ func TestReferencesResolve(t *testing.T) {
 			manifest: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  url: db://ref+vault://prod/backend/db#username+@host\n",
 			field:    []string{"data", "url"}, want: "db://admin@host",
 		},
+		"vals before a newline, as in a block scalar": {
+			manifest: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  conf: |\n    password=ref+vault://prod/backend/db#/password\n    user=ref+vault://prod/backend/db#/username and more\n",
+			field:    []string{"data", "conf"}, want: "password=" + marker + "\nuser=admin and more\n",
+		},
 		"a string without references is untouched": {
 			manifest: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  html: <b>bold</b>\n",
 			field:    []string{"data", "html"}, want: "<b>bold</b>",
@@ -178,6 +182,18 @@ func TestReferencesFailClosed(t *testing.T) {
 		"unknown modifier": {
 			manifest: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  password: <path:secret/data/db#password | rot13>\n",
 			wantIn:   []string{`unknown modifier "rot13"`},
+		},
+		"avp path without a key": {
+			manifest: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  password: <path:secret/data/db>\n",
+			wantIn:   []string{"data.password", "<path:secret/data/db>", "not a reference converge can resolve"},
+		},
+		"avp modifier misspelt": {
+			manifest: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  password: <path:secret/data/db#password | base64-encode>\n",
+			wantIn:   []string{"data.password", "not a reference converge can resolve"},
+		},
+		"vals without a path": {
+			manifest: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  password: ref+vault://\n",
+			wantIn:   []string{"data.password", "ref+vault://"},
 		},
 		"base64decode of a plain value": {
 			manifest: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  password: <path:secret/data/db#password | base64decode>\n",
@@ -328,6 +344,11 @@ func TestExternalSecretMissingValue(t *testing.T) {
 	require.NoError(t, err)
 	assert.Nil(t, secret, "Delete leaves the Secret out, so it is pruned")
 
+	_, err = parse(t, esHead+"  target: {deletionPolicy: Delete}\n  data:\n  - {secretKey: a, remoteRef: {key: secret/data/db, property: typo}}\n").Render(context.Background(), stores)
+	require.ErrorIs(t, err, secrets.ErrNotFound, "a missing property is a mistake, not a deletion: nothing is pruned")
+	_, err = parse(t, esHead+"  target: {deletionPolicy: Delete}\n  data:\n  - {secretKey: a, remoteRef: {key: secret/data/db, property: password}}\n  - {secretKey: b, remoteRef: {key: secret/data/gone, property: p}}\n").Render(context.Background(), stores)
+	require.ErrorIs(t, err, secrets.ErrNotFound, "one entry of several gone fails the render")
+
 	_, err = parse(t, strings.Replace(esHead, "name: vault", "name: other", 1)+spec).Render(context.Background(), stores)
 	require.ErrorIs(t, err, secrets.ErrNotFound)
 	assert.Contains(t, err.Error(), "SecretStore/other")
@@ -390,4 +411,15 @@ func TestProviderFunc(t *testing.T) {
 	assert.ErrorIs(t, err, secrets.ErrNotFound)
 	_, err = p.List(context.Background(), "")
 	assert.ErrorIs(t, err, secrets.ErrListUnsupported)
+}
+
+// A value resolved into an object that is not a Secret marks its field,
+// so diffs mask it; the annotation holds the path, not the value.
+func TestReferencesMarkSensitiveFields(t *testing.T) {
+	manifest := "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api}\nspec:\n  template:\n    spec:\n      containers:\n      - name: api\n        env:\n        - {name: A, value: plain}\n        - {name: B, value: 'x <path:secret/data/db#password>'}\n"
+	out, err := secrets.References(secrets.ReferenceStores{AVP: newStore()}).Process(context.Background(), decode(t, manifest))
+	require.NoError(t, err)
+	got := only(t, out).GetAnnotations()[object.AnnotationSensitive]
+	assert.Equal(t, `["/spec/template/spec/containers/0/env/1/value"]`, got)
+	assert.NotContains(t, got, marker)
 }

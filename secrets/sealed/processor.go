@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/converge-dev/converge/object"
 	"github.com/converge-dev/converge/render"
@@ -15,41 +19,75 @@ import (
 // Secrets controller. It fails closed: if any SealedSecret does not
 // unseal, or its Secret collides with one already in the set, it returns
 // no set and an error naming every SealedSecret at fault. The input set
-// is not modified; the output shares its other objects.
+// is not modified; the output shares its other objects. SealedSecrets
+// are unsealed concurrently, on every core.
 func Processor(keys *Keys) render.Processor {
 	return render.ProcessorFunc(func(ctx context.Context, set *object.Set) (*object.Set, error) {
-		out := object.NewSet()
-		var errs []error
-		for id, obj := range set.All() {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			if id.Group != "bitnami.com" || id.Kind != Kind {
-				if err := out.Add(obj, set.Source(id)); err != nil {
-					errs = append(errs, err)
+		ids := set.IDs()
+		unsealed := make([]*unstructured.Unstructured, len(ids))
+		errs := make([]error, len(ids))
+		// RSA decryption is the cost: unseal on every core.
+		work := make(chan int)
+		var wg sync.WaitGroup
+		for range min(runtime.GOMAXPROCS(0), len(ids)) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range work {
+					obj, _ := set.Get(ids[i])
+					unsealed[i], errs[i] = unsealObject(keys, obj)
 				}
+			}()
+		}
+	feed:
+		for i, id := range ids {
+			if id.Group != "bitnami.com" || id.Kind != Kind {
 				continue
 			}
-			secret, err := keys.Unseal(obj)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			// Server-set fields a template may carry cannot be applied.
-			secret.UID, secret.ResourceVersion, secret.Generation, secret.SelfLink = "", "", 0, ""
-			secret.ManagedFields = nil
-			sobj, err := ToSecretObject(secret)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			if err := out.Add(sobj, set.Source(id)); err != nil {
-				errs = append(errs, fmt.Errorf("%s unsealed: %w", id, err))
+			select {
+			case work <- i:
+			case <-ctx.Done():
+				break feed
 			}
 		}
-		if len(errs) > 0 {
-			return nil, errors.Join(errs...)
+		close(work)
+		wg.Wait()
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		out := object.NewSet()
+		var all []error
+		for i, id := range ids {
+			obj, _ := set.Get(id)
+			switch {
+			case errs[i] != nil:
+				all = append(all, errs[i])
+				continue
+			case unsealed[i] != nil:
+				obj = unsealed[i]
+			}
+			if err := out.Add(obj, set.Source(id)); err != nil {
+				if unsealed[i] != nil {
+					err = fmt.Errorf("%s unsealed: %w", id, err)
+				}
+				all = append(all, err)
+			}
+		}
+		if len(all) > 0 {
+			return nil, errors.Join(all...)
 		}
 		return out, nil
 	})
+}
+
+// unsealObject unseals one SealedSecret into the Secret object to apply.
+func unsealObject(keys *Keys, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	secret, err := keys.Unseal(obj)
+	if err != nil {
+		return nil, err
+	}
+	// Server-set fields a template may carry cannot be applied.
+	secret.UID, secret.ResourceVersion, secret.Generation, secret.SelfLink = "", "", 0, ""
+	secret.ManagedFields = nil
+	return ToSecretObject(secret)
 }

@@ -112,7 +112,12 @@ func NewDecryptor(opts ...Option) (*Decryptor, error) {
 // WithoutMACVerification. name names the document in errors, which are
 // *Error values and never contain a secret.
 func (d *Decryptor) Decrypt(ctx context.Context, name string, data []byte, f Format) ([]byte, error) {
-	docs, err := d.decryptTrees(ctx, data, f)
+	return d.decrypt(ctx, name, data, f, nil)
+}
+
+// decrypt is Decrypt, calling record with each value it decrypts.
+func (d *Decryptor) decrypt(ctx context.Context, name string, data []byte, f Format, record func(string)) ([]byte, error) {
+	docs, err := d.decryptTrees(ctx, data, f, record)
 	if err != nil {
 		return nil, &Error{Op: "decrypt", Name: name, Err: err}
 	}
@@ -123,7 +128,7 @@ func (d *Decryptor) Decrypt(ctx context.Context, name string, data []byte, f For
 	return out, nil
 }
 
-func (d *Decryptor) decryptTrees(ctx context.Context, data []byte, f Format) ([]branch, error) {
+func (d *Decryptor) decryptTrees(ctx context.Context, data []byte, f Format, record func(string)) ([]branch, error) {
 	if err := f.valid(); err != nil {
 		return nil, err
 	}
@@ -143,7 +148,7 @@ func (d *Decryptor) decryptTrees(ctx context.Context, data []byte, f Format) ([]
 		return nil, err
 	}
 	defer clear(key)
-	mac, err := decryptDocs(docs, md, key)
+	mac, err := decryptDocs(docs, md, key, record)
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +162,7 @@ func (d *Decryptor) decryptTrees(ctx context.Context, data []byte, f Format) ([]
 
 // decryptDocs decrypts every value that the rules say is ciphertext, in
 // place, and returns the MAC computed over the plaintext.
-func decryptDocs(docs []branch, md *metadata, key []byte) (string, error) {
+func decryptDocs(docs []branch, md *metadata, key []byte, record func(string)) (string, error) {
 	h := sha512.New()
 	r := &md.rules
 	if r.macOnlyEncrypted {
@@ -196,6 +201,11 @@ func decryptDocs(docs []branch, md *metadata, key []byte) (string, error) {
 					return nil, fmt.Errorf("value at %s: %w", pathString(path), errAuth)
 				}
 				out = p
+				if record != nil {
+					if b, err := macBytes(p); err == nil {
+						record(string(b))
+					}
+				}
 			}
 		}
 		if !r.macOnlyEncrypted || enc {

@@ -201,8 +201,13 @@ func emitEncrypted(docs []branch, md branch, f Format) ([]byte, error) {
 // IsEncrypted reports whether data, read as format f, carries sops
 // metadata (a top-level "sops" key, or "sops_" keys in dotenv). It does
 // not check that the document decrypts.
-func IsEncrypted(data []byte, f Format) bool {
-	if f.valid() != nil || int64(len(data)) > DefaultMaxSize {
+func IsEncrypted(data []byte, f Format) bool { return isEncrypted(data, f, DefaultMaxSize) }
+
+// isEncrypted is IsEncrypted under the Decryptor's size bound.
+func (d *Decryptor) isEncrypted(data []byte, f Format) bool { return isEncrypted(data, f, d.maxSize) }
+
+func isEncrypted(data []byte, f Format, maxSize int64) bool {
+	if f.valid() != nil || int64(len(data)) > maxSize {
 		return false
 	}
 	// Cheap test first: no metadata key, no metadata.

@@ -4,10 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"path"
+	"slices"
+	"sync"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // FS returns a read-only view of fsys in which every file that is a SOPS
@@ -17,8 +22,11 @@ import (
 // with an error naming the file: the view never serves its ciphertext.
 // Stat and ReadDir report the decrypted size. The view reads only through
 // fsys, so it keeps fsys's confinement; it implements fs.ReadFileFS,
-// fs.StatFS and fs.ReadDirFS. Files larger than the Decryptor's size
-// bound pass through unread.
+// fs.StatFS and fs.ReadDirFS. A file holding SOPS ciphertext that cannot
+// be decrypted (too large for the Decryptor's bound, metadata that does
+// not parse, a wrong key) fails; other files larger than the bound pass
+// through unread. A YAML stream of documents encrypted one by one
+// decrypts document by document, as Flux decrypts resources.
 func (d *Decryptor) FS(fsys fs.FS) fs.FS {
 	return &decryptFS{d: d, fsys: fsys}
 }
@@ -26,6 +34,34 @@ func (d *Decryptor) FS(fsys fs.FS) fs.FS {
 type decryptFS struct {
 	d    *Decryptor
 	fsys fs.FS
+
+	mu         sync.Mutex
+	plaintexts []string // every value decrypted, for Plaintexts
+}
+
+func (f *decryptFS) record(v string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.plaintexts) < maxPlaintexts {
+		f.plaintexts = append(f.plaintexts, v)
+	}
+}
+
+// maxPlaintexts bounds what a view remembers for Plaintexts.
+const maxPlaintexts = 100_000
+
+// Plaintexts returns the values a view made by [Decryptor.FS] has
+// decrypted so far, so that a host can mark where they end up in rendered
+// objects (secrets.MarkSensitive) and keep them out of diffs; nil for any
+// other fs.FS. The values are secret: never print them.
+func Plaintexts(fsys fs.FS) []string {
+	f, ok := fsys.(*decryptFS)
+	if !ok {
+		return nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.plaintexts)
 }
 
 var (
@@ -35,24 +71,99 @@ var (
 )
 
 // content reads a regular file and decrypts it when it is a SOPS document.
-// big reports a file over the size bound, which passes through.
+// big reports a file over the size bound that holds no ciphertext, which
+// passes through. A file that holds SOPS ciphertext either decrypts or
+// fails: too large, unreadable metadata or a wrong key are errors, never
+// ciphertext served as content.
 func (f *decryptFS) content(name string, file fs.File) (data []byte, decrypted, big bool, err error) {
 	data, err = io.ReadAll(io.LimitReader(file, f.d.maxSize+1))
 	if err != nil {
 		return nil, false, false, err
 	}
+	cipher := bytes.Contains(data, []byte(encPrefix))
 	if int64(len(data)) > f.d.maxSize {
+		if cipher {
+			return nil, false, false, fmt.Errorf("%w: the file holds SOPS ciphertext and is larger than %d bytes", ErrTooLarge, f.d.maxSize)
+		}
 		return nil, false, true, nil
 	}
 	format := FormatForPath(name)
-	if !bytes.Contains(data, []byte(metadataKey)) || !IsEncrypted(data, format) {
+	if !bytes.Contains(data, []byte(metadataKey)) {
+		if cipher {
+			return nil, false, false, fmt.Errorf("%w: the file holds SOPS ciphertext but no sops metadata", ErrCiphertextLeft)
+		}
 		return data, false, false, nil
 	}
-	plain, err := f.d.Decrypt(context.Background(), name, data, format)
+	if !f.d.isEncrypted(data, format) {
+		if format == FormatYAML && cipher {
+			// Documents encrypted one by one and put in one file, as
+			// Flux decrypts them resource by resource.
+			if plain, err := f.decryptDocuments(name, data); err == nil {
+				return plain, true, false, nil
+			} else if !errors.Is(err, ErrNotEncrypted) {
+				return nil, false, false, err
+			}
+		}
+		if cipher {
+			return nil, false, false, fmt.Errorf("%w: the file holds SOPS ciphertext but no sops metadata converge can read", ErrCiphertextLeft)
+		}
+		return data, false, false, nil
+	}
+	plain, err := f.d.decrypt(context.Background(), name, data, format, f.record)
+	if err != nil && format == FormatYAML {
+		if docs, derr := f.decryptDocuments(name, data); derr == nil {
+			return docs, true, false, nil
+		}
+	}
 	if err != nil {
 		return nil, false, false, err
 	}
 	return plain, true, false, nil
+}
+
+// decryptDocuments decrypts a YAML stream document by document: each
+// document with sops metadata on its own, the others as they are. It is
+// ErrNotEncrypted when the stream has a single document.
+func (f *decryptFS) decryptDocuments(name string, data []byte) ([]byte, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var docs [][]byte
+	for {
+		var n yaml.Node
+		err := dec.Decode(&n)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, errors.New("not a YAML stream")
+		}
+		b, err := yaml.Marshal(&n)
+		if err != nil {
+			return nil, errors.New("not a YAML stream")
+		}
+		docs = append(docs, b)
+	}
+	if len(docs) < 2 {
+		return nil, ErrNotEncrypted
+	}
+	var out bytes.Buffer
+	for i, doc := range docs {
+		if i > 0 {
+			out.WriteString("---\n")
+		}
+		if !bytes.Contains(doc, []byte(metadataKey)) || !f.d.isEncrypted(doc, FormatYAML) {
+			if bytes.Contains(doc, []byte(encPrefix)) {
+				return nil, &Error{Op: "decrypt", Name: name, Err: fmt.Errorf("document %d: %w: SOPS ciphertext but no sops metadata", i+1, ErrCiphertextLeft)}
+			}
+			out.Write(doc)
+			continue
+		}
+		plain, err := f.d.decrypt(context.Background(), fmt.Sprintf("%s (document %d)", name, i+1), doc, FormatYAML, f.record)
+		if err != nil {
+			return nil, err
+		}
+		out.Write(plain)
+	}
+	return out.Bytes(), nil
 }
 
 // Open opens name; a SOPS file opens as its plaintext.

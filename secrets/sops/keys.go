@@ -184,6 +184,9 @@ func (d *Decryptor) decryptWithKey(ctx context.Context, k masterKey) ([]byte, er
 		if err != nil {
 			return nil, errors.New("no OpenPGP key decrypts the data key")
 		}
+		if !md.IsEncrypted {
+			return nil, errors.New("the OpenPGP data key is not encrypted")
+		}
 		b, err := io.ReadAll(io.LimitReader(md.UnverifiedBody, maxDataKey+1))
 		if err != nil || len(b) > maxDataKey {
 			return nil, errors.New("OpenPGP message does not decrypt")

@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/converge-dev/converge/object"
 	"github.com/converge-dev/converge/render"
+	"github.com/converge-dev/converge/secrets"
 )
 
 // Processor returns a render step that decrypts every object of the set
@@ -25,7 +27,9 @@ import (
 // closed: a decryption failure, or any object that still holds an
 // "ENC[AES256_GCM," value or a top-level sops field afterwards, fails the
 // whole step with an error naming each object and its source file. The
-// input set is not changed; no partly decrypted set is ever returned.
+// input set is not changed; no partly decrypted set is ever returned. An
+// object that is not a Secret lists the fields it decrypted in its
+// object.AnnotationSensitive (secrets.MarkSensitive), so diffs mask them.
 //
 // Render through [Decryptor.FS] where you can: it decrypts files before
 // they are parsed, with their key order, which the MAC covers. Objects
@@ -43,7 +47,11 @@ func (d *Decryptor) process(ctx context.Context, set *object.Set) (*object.Set, 
 	for id, obj := range out.All() {
 		name := objectName(id, set.Source(id))
 		if _, ok := obj.Object[metadataKey]; ok {
-			if err := d.DecryptObject(ctx, obj); err != nil {
+			values, err := d.decryptObject(ctx, obj)
+			if err == nil {
+				secrets.MarkSensitive(obj, values)
+			}
+			if err != nil {
 				var e *Error
 				if errors.As(err, &e) {
 					e.Name = name
@@ -139,22 +147,32 @@ func leftoverInSecretData(obj map[string]any) string {
 // error obj is unchanged. See [Decryptor.Processor] for how the MAC is
 // verified without the source's key order.
 func (d *Decryptor) DecryptObject(ctx context.Context, obj *unstructured.Unstructured) error {
+	_, err := d.decryptObject(ctx, obj)
+	return err
+}
+
+// decryptObject is DecryptObject, returning the values it decrypted.
+func (d *Decryptor) decryptObject(ctx context.Context, obj *unstructured.Unstructured) ([]string, error) {
 	name := obj.GetKind() + "/" + obj.GetName()
 	if ns := obj.GetNamespace(); ns != "" {
 		name = obj.GetKind() + "/" + ns + "/" + obj.GetName()
 	}
 	if _, ok := obj.Object[metadataKey]; !ok {
-		return nil
+		return nil, nil
 	}
-	m, err := d.decryptMap(ctx, obj.Object)
+	var values []string
+	m, err := d.decryptMap(ctx, obj.Object, func(v string) { values = append(values, v) })
 	if err != nil {
-		return &Error{Op: "decrypt", Name: name, Err: err}
+		return nil, &Error{Op: "decrypt", Name: name, Err: err}
 	}
 	obj.Object = m
-	return nil
+	return values, nil
 }
 
-func (d *Decryptor) decryptMap(ctx context.Context, in map[string]any) (map[string]any, error) {
+func (d *Decryptor) decryptMap(ctx context.Context, in map[string]any, record func(string)) (map[string]any, error) {
+	if raw, err := json.Marshal(in); err != nil || int64(len(raw)) > d.maxSize {
+		return nil, fmt.Errorf("%w (limit %d bytes)", ErrTooLarge, d.maxSize)
+	}
 	b, err := fromUnstructured(in, 0)
 	if err != nil {
 		return nil, err
@@ -195,6 +213,9 @@ func (d *Decryptor) decryptMap(ctx context.Context, in map[string]any) (map[stri
 				return nil, nil, false, fmt.Errorf("value at %s: %w", pathString(path), errAuth)
 			}
 			out = p
+			if b, err := macBytes(p); err == nil {
+				record(string(b))
+			}
 		}
 		if r.macOnlyEncrypted && !enc {
 			return out, nil, false, nil
@@ -281,11 +302,16 @@ func macTreeOf(v any, path []string, fn objLeafFunc, depth int) (*macTree, error
 	return nil, fmt.Errorf("value of unsupported type %T at %s", v, pathString(path))
 }
 
-// maxOrderings bounds the key orderings DecryptObject tries.
-const maxOrderings = 100_000
+// maxOrderings and maxHashed bound the key orderings DecryptObject tries
+// and the bytes it hashes trying them, so a large or hostile object costs
+// a bounded amount of CPU (about a tenth of a second), not minutes.
+const (
+	maxOrderings = 100_000
+	maxHashed    = 16 << 20
+)
 
 func (t *macTree) search(want string, macOnly bool) bool {
-	tried := 0
+	tried, hashed := 0, 0
 	var init []byte
 	if macOnly {
 		init = macOnlyEncryptedInit
@@ -293,13 +319,14 @@ func (t *macTree) search(want string, macOnly bool) bool {
 	var found bool
 	t.enumerate(init, func(seq []byte) bool {
 		tried++
+		hashed += len(seq)
 		sum := sha512.Sum512(seq)
 		got := strings.ToUpper(hex.EncodeToString(sum[:]))
 		if subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1 {
 			found = true
 			return false
 		}
-		return tried < maxOrderings
+		return tried < maxOrderings && hashed < maxHashed
 	})
 	return found
 }

@@ -18,7 +18,11 @@
 //   - "secret/data/app/db", the mount and KV version 2's "data/" segment, as
 //     the Vault API and argocd-vault-plugin's <path:secret/data/app/db#key>
 //     write it. This form wins: under mount "secret", "secret/data/x" reads
-//     "x", never a secret whose own path starts "secret/data/".
+//     "x", never a secret whose own path starts "secret/data/";
+//   - "secret/app/db", the mount and the path, as vals writes
+//     ref+vault://secret/app/db and KV version 1 paths read: under mount
+//     "secret" it reads "app/db" (so a secret whose own path starts with
+//     the mount's name needs one of the other forms).
 //
 // Both read GET /v1/secret/data/app/db. A key with an empty, "." or ".."
 // segment, "?" other than the version, or "#" is refused with

@@ -30,7 +30,11 @@ func parseKey(key, mount string) (ref, error) {
 		r.version = n
 	}
 	path = strings.TrimPrefix(path, "/")
-	path = strings.TrimPrefix(path, mount+"/data/")
+	if rest, ok := strings.CutPrefix(path, mount+"/data/"); ok {
+		path = rest
+	} else {
+		path = strings.TrimPrefix(path, mount+"/") // vals' ref+vault://secret/db, KV v1's secret/db
+	}
 	p, err := cleanPath(path)
 	if err != nil {
 		return r, err

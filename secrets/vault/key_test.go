@@ -19,6 +19,8 @@ func TestParseKey(t *testing.T) {
 		"leading slash":  {key: "/secret/data/db", mount: "secret", want: ref{path: "db"}},
 		"nested mount":   {key: "team/kv/data/db", mount: "team/kv", want: ref{path: "db"}},
 		"other mount":    {key: "kv/data/db", mount: "secret", want: ref{path: "kv/data/db"}, reason: "only this mount's prefix is stripped"},
+		"vals form":      {key: "secret/app/db", mount: "secret", want: ref{path: "app/db"}, reason: "ref+vault://secret/app/db names the mount, as vals does"},
+		"vals nested":    {key: "team/kv/db", mount: "team/kv", want: ref{path: "db"}},
 		"version":        {key: "db?version=3", mount: "secret", want: ref{path: "db", version: 3}},
 		"full version":   {key: "secret/data/db?version=12", mount: "secret", want: ref{path: "db", version: 12}},
 		"unicode":        {key: "app/ключ %", mount: "secret", want: ref{path: "app/ключ %"}},
