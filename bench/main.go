@@ -36,6 +36,7 @@ var comparisons = []comparison{
 	reconcileComparison,
 	sopsComparison,
 	sealedComparison,
+	analysisComparison,
 }
 
 // result is one BENCH line.

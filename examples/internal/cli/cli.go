@@ -36,6 +36,8 @@ const (
 	ExitFailed  = 1
 	ExitUsage   = 2
 	ExitChanges = 3
+	// ExitInconclusive: analyze ended Inconclusive.
+	ExitInconclusive = 4
 )
 
 // usageError is a mistake in the command line: exit code 2.
@@ -72,7 +74,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	if len(args) == 0 {
-		out.errorf("converge: missing command: plan, apply, sync, diff, delete, seal or unseal (see converge --help)")
+		out.errorf("converge: missing command: plan, apply, sync, diff, delete, seal, unseal or analyze (see converge --help)")
 		return ExitUsage
 	}
 	cmd, err := root.ExecuteContextC(ctx)
@@ -155,7 +157,7 @@ Exit codes: 0 ok; 1 failed (apply, health, repository, path or cluster);
 		SilenceUsage:  true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usagef("%v", err) })
-	root.AddCommand(newPlan(out), newApply(out), newSync(out), newDiff(out), newDelete(out), newSeal(), newUnseal())
+	root.AddCommand(newPlan(out), newApply(out), newSync(out), newDiff(out), newDelete(out), newSeal(), newUnseal(), newAnalyze(out))
 	root.CompletionOptions.HiddenDefaultCmd = false
 	return root
 }

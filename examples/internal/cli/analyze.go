@@ -1,0 +1,137 @@
+package cli
+
+import (
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/converge-dev/converge/rollout/analysis"
+	"github.com/converge-dev/converge/rollout/analysis/prometheus"
+	"github.com/converge-dev/converge/rollout/analysis/web"
+)
+
+func newAnalyze(out *output) *cobra.Command {
+	var templates, args []string
+	var once bool
+	cmd := &cobra.Command{
+		Use:   "analyze --template FILE [--arg name=value]... [--once]",
+		Short: "Run an Argo Rollouts AnalysisTemplate to its verdict",
+		Long: `Analyze runs the metrics of Argo Rollouts AnalysisTemplates and
+ClusterAnalysisTemplates (--template, repeatable: several are merged as
+Rollouts merges them) against their providers (prometheus, web), with
+Rollouts' assessment: each measurement is printed as it is taken, then the
+verdict. --once takes one measurement of each metric and decides on it.
+
+Exit codes: 0 Successful; 1 Failed or Error; 2 bad usage; 4 Inconclusive.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if len(templates) == 0 {
+				return usagef("--template is required")
+			}
+			var loaded []*analysis.Template
+			for _, name := range templates {
+				data, err := os.ReadFile(name)
+				if err != nil {
+					return usagef("--template %s: %v", name, rootCause(err))
+				}
+				ts, err := analysis.LoadTemplates(data)
+				if err != nil {
+					return usagef("--template %s: %s", name, oneLine(err.Error()))
+				}
+				loaded = append(loaded, ts...)
+			}
+			var runArgs []analysis.Arg
+			for _, a := range args {
+				name, value, ok := strings.Cut(a, "=")
+				if !ok || name == "" {
+					return usagef("--arg %q: want name=value", a)
+				}
+				runArgs = append(runArgs, analysis.Arg{Name: name, Value: &value})
+			}
+			providers := map[string]analysis.Provider{prometheus.Kind: prometheus.New(), web.Kind: web.New()}
+			run, err := analysis.NewRun(loaded, runArgs, providers)
+			if err != nil {
+				return usagef("%s", oneLine(err.Error()))
+			}
+			ctx := cmd.Context()
+			shown := map[string]int{}
+			for {
+				next, err := run.Step(ctx, time.Now())
+				if err != nil {
+					return err
+				}
+				printMeasurements(out, run.Status(), shown)
+				if once || next.IsZero() || run.Phase().Completed() {
+					break
+				}
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(time.Until(next)):
+				}
+			}
+			phase, msg := run.Phase(), run.Status().Message
+			if once && !phase.Completed() {
+				phase, msg = lastVerdict(run.Status()), "one measurement of each metric"
+			}
+			out.printf("Analysis %s%s", phase, suffix(msg))
+			switch phase {
+			case analysis.PhaseSuccessful:
+				return nil
+			case analysis.PhaseInconclusive:
+				return &exitError{code: ExitInconclusive}
+			default:
+				return &exitError{code: ExitFailed}
+			}
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringArrayVar(&templates, "template", nil, "an AnalysisTemplate or ClusterAnalysisTemplate file (repeatable)")
+	fl.StringArrayVar(&args, "arg", nil, "a template argument, name=value (repeatable)")
+	fl.BoolVar(&once, "once", false, "take one measurement of each metric and decide on it")
+	return cmd
+}
+
+// printMeasurements prints the measurements taken since the last call.
+// Values are the providers' results: metric values, never secrets (a
+// Secret-sourced argument is masked by the run).
+func printMeasurements(out *output, st analysis.Status, shown map[string]int) {
+	for _, m := range st.Metrics {
+		total := int(m.Successful + m.Failed + m.Inconclusive + m.Error)
+		kept := len(m.Measurements)
+		for i := max(0, kept-(total-shown[m.Name])); i < kept; i++ {
+			ms := m.Measurements[i]
+			detail := ms.Value
+			if ms.Message != "" {
+				detail = ms.Message
+			}
+			out.printf("%s  %-24s %-12s %s", ms.FinishedAt.Format("15:04:05"), m.Name, ms.Phase, oneLine(detail))
+		}
+		shown[m.Name] = total
+	}
+}
+
+// lastVerdict is the worst phase of each metric's last measurement, in
+// Rollouts' order.
+func lastVerdict(st analysis.Status) analysis.Phase {
+	rank := map[analysis.Phase]int{analysis.PhaseSuccessful: 0, analysis.PhaseInconclusive: 1, analysis.PhaseError: 2, analysis.PhaseFailed: 3}
+	worst := analysis.PhaseSuccessful
+	for _, m := range st.Metrics {
+		if m.DryRun || len(m.Measurements) == 0 {
+			continue
+		}
+		if p := m.Measurements[len(m.Measurements)-1].Phase; rank[p] > rank[worst] {
+			worst = p
+		}
+	}
+	return worst
+}
+
+func suffix(msg string) string {
+	if msg == "" {
+		return ""
+	}
+	return ": " + oneLine(msg)
+}
