@@ -107,12 +107,12 @@ func (r *Reconciler) decryptorFor(ctx context.Context, entry *clusterEntry, u *U
 }
 
 // decrypting returns snap with its files decrypted as they are read.
-func decrypting(d *sops.Decryptor, snap *source.Snapshot) *source.Snapshot {
+func decrypting(ctx context.Context, d *sops.Decryptor, snap *source.Snapshot) *source.Snapshot {
 	if d == nil {
 		return snap
 	}
 	out := *snap
-	out.FS = d.FS(snap.FS)
+	out.FS = d.FSContext(ctx, snap.FS)
 	return &out
 }
 
@@ -161,7 +161,7 @@ func refuseCiphertext(set *object.Set) error {
 // use it; a pass decrypts by WithSOPS.
 func DecryptingRenderer(rd Renderer, d *sops.Decryptor) Renderer {
 	return RendererFunc(func(ctx context.Context, u *Unit, snap *source.Snapshot) (*object.Set, error) {
-		snap = decrypting(d, snap)
+		snap = decrypting(ctx, d, snap)
 		set, err := rd.Render(ctx, u, snap)
 		if err != nil {
 			return nil, err

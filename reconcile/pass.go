@@ -183,7 +183,7 @@ func (r *Reconciler) rendered(ctx context.Context, entry *clusterEntry, u *Unit,
 			return st.render.set, nil
 		}
 	}
-	snap = decrypting(decryptor, snap)
+	snap = decrypting(ctx, decryptor, snap)
 	set, err := r.renderer.Render(ctx, u, snap)
 	if err != nil {
 		return nil, err

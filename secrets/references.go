@@ -27,7 +27,8 @@ const (
 	// AnnotationAVPVersion pins the version <key> placeholders read.
 	AnnotationAVPVersion = "avp.kubernetes.io/secret-version"
 	// AnnotationAVPRemoveMissing set to "true" drops a field whose
-	// placeholder names a key the store does not have, instead of failing.
+	// placeholder names a key the store's entry does not have, instead of
+	// failing; an entry that is missing altogether still fails.
 	AnnotationAVPRemoveMissing = "avp.kubernetes.io/remove-missing"
 )
 
@@ -199,7 +200,8 @@ func (r *resolver) walk(ctx context.Context, o objectRefs, field string, value a
 		return kept, true, nil
 	case string:
 		next, changed, err := r.text(ctx, o, field, v)
-		if errors.Is(err, ErrNotFound) && o.removeMissing {
+		var missing *missingKeyError
+		if errors.As(err, &missing) && o.removeMissing {
 			return nil, false, nil
 		}
 		if err != nil || !changed {
@@ -326,8 +328,18 @@ func (r *resolver) read(ctx context.Context, p Provider, store, path, key string
 		}
 		r.cache[cacheKey] = m
 	}
-	return Property(m, path, key)
+	v, err := Property(m, path, key)
+	if errors.Is(err, ErrNotFound) {
+		return nil, &missingKeyError{err}
+	}
+	return v, err
 }
+
+// missingKeyError: the entry is there, the key is not; what
+// avp.kubernetes.io/remove-missing drops, unlike a missing entry.
+type missingKeyError struct{ error }
+
+func (e *missingKeyError) Unwrap() error { return e.error }
 
 // modify applies argocd-vault-plugin modifiers ("| base64encode | trim").
 func modify(v []byte, modifiers string) (string, error) {

@@ -224,6 +224,10 @@ func TestReferencesRemoveMissing(t *testing.T) {
 	require.NoError(t, err)
 	data, _, _ := unstructured.NestedStringMap(only(t, out).Object, "data")
 	assert.Equal(t, map[string]string{"password": base64.StdEncoding.EncodeToString([]byte(marker))}, data)
+
+	gone := strings.Replace(manifest, "secret/data/db", "secret/data/gone", 1)
+	_, err = secrets.References(secrets.ReferenceStores{AVP: newStore()}).Process(context.Background(), decode(t, gone))
+	require.ErrorIs(t, err, secrets.ErrNotFound, "a missing entry is not a missing key: it fails")
 }
 
 func parse(t *testing.T, yaml string) *secrets.ExternalSecret {

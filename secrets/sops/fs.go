@@ -28,12 +28,19 @@ import (
 // through unread. A YAML stream of documents encrypted one by one
 // decrypts document by document, as Flux decrypts resources.
 func (d *Decryptor) FS(fsys fs.FS) fs.FS {
-	return &decryptFS{d: d, fsys: fsys}
+	return d.FSContext(context.Background(), fsys)
+}
+
+// FSContext is FS whose decryptions run under ctx: a KeyService call (a
+// cloud KMS) made while a renderer reads a file is cancelled with it.
+func (d *Decryptor) FSContext(ctx context.Context, fsys fs.FS) fs.FS {
+	return &decryptFS{d: d, fsys: fsys, ctx: ctx}
 }
 
 type decryptFS struct {
 	d    *Decryptor
 	fsys fs.FS
+	ctx  context.Context
 
 	mu         sync.Mutex
 	plaintexts []string // every value decrypted, for Plaintexts
@@ -109,7 +116,7 @@ func (f *decryptFS) content(name string, file fs.File) (data []byte, decrypted, 
 		}
 		return data, false, false, nil
 	}
-	plain, err := f.d.decrypt(context.Background(), name, data, format, f.record)
+	plain, err := f.d.decrypt(f.ctx, name, data, format, f.record)
 	if err != nil && format == FormatYAML {
 		if docs, derr := f.decryptDocuments(name, data); derr == nil {
 			return docs, true, false, nil
@@ -157,7 +164,7 @@ func (f *decryptFS) decryptDocuments(name string, data []byte) ([]byte, error) {
 			out.Write(doc)
 			continue
 		}
-		plain, err := f.d.decrypt(context.Background(), fmt.Sprintf("%s (document %d)", name, i+1), doc, FormatYAML, f.record)
+		plain, err := f.d.decrypt(f.ctx, fmt.Sprintf("%s (document %d)", name, i+1), doc, FormatYAML, f.record)
 		if err != nil {
 			return nil, err
 		}
