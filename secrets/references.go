@@ -254,14 +254,12 @@ func (r *resolver) text(ctx context.Context, o objectRefs, field, s string) (str
 	}
 	// What is left is text no value was put in: a reference still there
 	// is one the patterns did not take.
-	if loc := leftoverReference.FindStringIndex(s); loc != nil && leftoverReference.MatchString(unresolvedText(s)) {
-		return out, changed, &ReferenceError{Field: field, Reference: referenceAt(s, loc[0]), Err: errors.New("not a reference converge can resolve: <path:PATH#KEY[#VERSION][ | modifier]> or ref+BACKEND://PATH#KEY")}
+	rest := reference.ReplaceAllString(s, "")
+	if loc := leftoverReference.FindStringIndex(rest); loc != nil {
+		return out, changed, &ReferenceError{Field: field, Reference: referenceAt(rest, loc[0]), Err: errors.New("not a reference converge can resolve: <path:PATH#KEY[#VERSION][ | modifier]> or ref+BACKEND://PATH#KEY")}
 	}
 	return out, changed, nil
 }
-
-// unresolvedText is s with every reference the patterns take removed.
-func unresolvedText(s string) string { return reference.ReplaceAllString(s, "") }
 
 // referenceAt names the reference at i for an error: up to its end, at
 // most 80 bytes. It holds a path and a key, never a value.

@@ -191,6 +191,10 @@ func TestReferencesFailClosed(t *testing.T) {
 			manifest: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  password: <path:secret/data/db#password | base64-encode>\n",
 			wantIn:   []string{"data.password", "not a reference converge can resolve"},
 		},
+		"a bad reference after a good one is named": {
+			manifest: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  url: <path:secret/data/db#username>:<path:secret/data/db>\n",
+			wantIn:   []string{"data.url: <path:secret/data/db>:"},
+		},
 		"vals without a path": {
 			manifest: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  password: ref+vault://\n",
 			wantIn:   []string{"data.password", "ref+vault://"},
