@@ -8,6 +8,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/converge-dev/converge/internal/daemon"
 )
 
 // BinaryEnv names an environment variable that, when set, is the path of
@@ -95,7 +97,7 @@ func apt(args ...string) error {
 	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("apt-get %s: %w\n%s", args[0], err, tail(out, 20))
+		return fmt.Errorf("apt-get %s: %w\n%s", args[0], err, daemon.Tail(out, 20))
 	}
 	return nil
 }

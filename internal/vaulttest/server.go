@@ -1,7 +1,6 @@
 package vaulttest
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -9,15 +8,15 @@ import (
 	"flag"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/converge-dev/converge/internal/daemon"
 )
 
 // Server is a running Vault dev server: in memory, unsealed, with KV v2
@@ -28,15 +27,7 @@ type Server struct {
 	// Token is the root token.
 	Token string
 
-	dir      string // HOME, log
-	log      string
-	cmd      *exec.Cmd
-	done     chan struct{}
-	watchdog *exec.Cmd
-	guard    *os.File // the watchdog's stdin; closing it kills the server
-
-	stopOnce sync.Once
-	stopErr  error
+	proc *daemon.Process
 }
 
 // Start starts a server for t and stops it when t ends. It fails t when
@@ -75,8 +66,8 @@ func StartServer() (*Server, error) {
 	return nil, last
 }
 
-func start(bin string) (s *Server, err error) {
-	port, err := freePort()
+func start(bin string) (*Server, error) {
+	port, err := daemon.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -84,28 +75,11 @@ func start(bin string) (s *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s = &Server{
-		Addr:  "http://127.0.0.1:" + strconv.Itoa(port),
-		Token: randomToken(),
-		dir:   dir,
-		log:   filepath.Join(dir, "vault.log"),
-		done:  make(chan struct{}),
-	}
-	defer func() {
-		if err != nil {
-			err = errors.Join(err, s.Stop())
-			s = nil
-		}
-	}()
-	logFile, err := os.Create(s.log)
-	if err != nil {
-		return s, err
-	}
 	home := filepath.Join(dir, "home")
 	if err := os.Mkdir(home, 0o700); err != nil {
-		logFile.Close()
-		return s, err
+		return nil, errors.Join(err, os.RemoveAll(dir))
 	}
+	s := &Server{Addr: "http://127.0.0.1:" + strconv.Itoa(port), Token: randomToken()}
 	cmd := exec.Command(bin, "server", "-dev",
 		"-dev-root-token-id="+s.Token,
 		"-dev-listen-address=127.0.0.1:"+strconv.Itoa(port),
@@ -115,129 +89,26 @@ func start(bin string) (s *Server, err error) {
 	// of its own, so nothing is written to the real ~/.vault-token.
 	cmd.Env = []string{"HOME=" + home, "PATH=/usr/bin:/bin", "TMPDIR=" + dir}
 	cmd.Dir = dir
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return s, fmt.Errorf("start vault: %w", err)
-	}
-	s.cmd = cmd
-	go func() {
-		_ = cmd.Wait()
-		logFile.Close()
-		close(s.done)
-	}()
-	if err := s.arm(); err != nil {
-		return s, err
+	if s.proc, err = daemon.Start("vault", dir, cmd); err != nil {
+		return nil, errors.Join(err, os.RemoveAll(dir))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	return s, s.waitHealthy(ctx)
-}
-
-// arm starts the watchdog: a shell that kills the server's process group
-// and removes its folder when its stdin closes, which the kernel does when
-// this process dies.
-func (s *Server) arm() error {
-	r, w, err := os.Pipe()
-	if err != nil {
-		return err
+	if err := s.proc.WaitHTTP(ctx, s.Addr+"/v1/sys/health"); err != nil {
+		return nil, errors.Join(err, s.Stop())
 	}
-	wd := exec.Command("sh", "-c", `read _ ; kill -KILL "$1" 2>/dev/null; sleep 1; rm -rf "$2"`,
-		"vaulttest-watchdog", "-"+strconv.Itoa(s.cmd.Process.Pid), s.dir)
-	wd.Stdin = r
-	wd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := wd.Start(); err != nil {
-		r.Close()
-		w.Close()
-		return fmt.Errorf("start watchdog: %w", err)
-	}
-	r.Close()
-	s.watchdog, s.guard = wd, w
-	return nil
-}
-
-func (s *Server) waitHealthy(ctx context.Context) error {
-	client := &http.Client{Timeout: 2 * time.Second}
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.Addr+"/v1/sys/health", nil)
-		if resp, err := client.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-s.done:
-			return fmt.Errorf("vault exited during start-up:\n%s", s.tail(20))
-		case <-ctx.Done():
-			return fmt.Errorf("wait for vault at %s: %w\n%s", s.Addr, ctx.Err(), s.tail(20))
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	return s, nil
 }
 
 // Stop stops the server (SIGTERM, then SIGKILL after 10 seconds) and
 // removes its files. Its address then refuses connections: this is how a
 // test sees "Vault down". Stop is safe to call more than once.
-func (s *Server) Stop() error {
-	s.stopOnce.Do(func() {
-		var errs []error
-		if s.cmd != nil {
-			errs = append(errs, s.stopProcess())
-		}
-		if s.watchdog != nil {
-			_ = s.watchdog.Process.Kill()
-			_ = s.watchdog.Wait()
-			s.guard.Close()
-		}
-		errs = append(errs, os.RemoveAll(s.dir))
-		s.stopErr = errors.Join(errs...)
-	})
-	return s.stopErr
-}
-
-func (s *Server) stopProcess() error {
-	pgid := -s.cmd.Process.Pid
-	_ = syscall.Kill(pgid, syscall.SIGTERM)
-	select {
-	case <-s.done:
-		return nil
-	case <-time.After(10 * time.Second):
-	}
-	_ = syscall.Kill(pgid, syscall.SIGKILL)
-	select {
-	case <-s.done:
-		return nil
-	case <-time.After(10 * time.Second):
-		return fmt.Errorf("vault (pid %d) did not exit after SIGKILL", s.cmd.Process.Pid)
-	}
-}
+func (s *Server) Stop() error { return s.proc.Stop() }
 
 // Log returns the server's log so far, for a failing test to print.
-func (s *Server) Log() string {
-	data, _ := os.ReadFile(s.log)
-	return string(data)
-}
-
-func (s *Server) tail(lines int) string {
-	all := bytes.Split(bytes.TrimSpace([]byte(s.Log())), []byte("\n"))
-	if len(all) > lines {
-		all = all[len(all)-lines:]
-	}
-	return string(bytes.Join(all, []byte("\n")))
-}
+func (s *Server) Log() string { return s.proc.Log() }
 
 func listenLoopback() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
-
-func freePort() (int, error) {
-	l, err := listenLoopback()
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
 
 func randomToken() string {
 	b := make([]byte, 16)

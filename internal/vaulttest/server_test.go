@@ -56,13 +56,13 @@ func TestServer(t *testing.T) {
 		assert.GreaterOrEqual(t, time.Since(start), 300*time.Millisecond)
 	})
 
-	pid := s.cmd.Process.Pid
+	pid := s.proc.Pid()
 	require.NoError(t, s.Stop())
 	require.NoError(t, s.Stop(), "Stop twice is fine")
 	assert.False(t, alive(pid), "the vault process is gone")
 	_, err := net.DialTimeout("tcp", strings.TrimPrefix(s.Addr, "http://"), time.Second)
 	assert.ErrorIs(t, err, syscall.ECONNREFUSED, "a stopped server refuses connections")
-	_, err = os.Stat(s.dir)
+	_, err = os.Stat(s.proc.Dir())
 	assert.ErrorIs(t, err, os.ErrNotExist)
 
 	after, afterErr := os.Stat(tokenFile)
@@ -90,7 +90,7 @@ func TestNoOrphan(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		os.Stdout.WriteString("pid " + strconv.Itoa(s.cmd.Process.Pid) + " " + s.dir + "\n")
+		os.Stdout.WriteString("pid " + strconv.Itoa(s.proc.Pid()) + " " + s.proc.Dir() + "\n")
 		os.Exit(0) // no Stop: the watchdog must clean up
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestNoOrphan$")
