@@ -57,6 +57,12 @@ func (f *controllerFixture) expose(t *testing.T, ns string) {
 	t.Helper()
 	ctx := testCtx(t)
 	ip := hostIP(t)
+	if ip == "" {
+		// Nothing to point the Service at: FetchCertificate then reads the
+		// key Secret, which is what the tests check.
+		t.Log("no non-loopback IPv4 address: the controller gets no Service")
+		return
+	}
 	// The service proxy only dials an endpoint whose target Pod has its IP.
 	pod, err := f.cs.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "sealed-secrets-controller-0"},
@@ -99,9 +105,8 @@ func startController(t *testing.T) *controllerFixture {
 	t.Helper()
 	bin, err := peers.CLI("sealed-secrets-controller")
 	require.NoError(t, err)
-	if _, err := exec.LookPath("unshare"); err != nil {
-		t.Skip("unshare not found: the controller needs a private mount namespace")
-	}
+	_, err = exec.LookPath("unshare")
+	require.NoError(t, err, "unshare (util-linux) is needed: the controller runs in a private mount namespace")
 	env := plane.Env(t)
 	ctx := testCtx(t)
 	cs, err := kubernetes.NewForConfig(env.Config)
@@ -346,7 +351,6 @@ func hostIP(t *testing.T) string {
 			return n.IP.String()
 		}
 	}
-	t.Skip("no non-loopback IPv4 address for the controller's endpoint")
 	return ""
 }
 
