@@ -1,0 +1,694 @@
+package rollout
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/converge-dev/converge/object"
+	"github.com/converge-dev/converge/rollout/analysis"
+)
+
+// The Rollout kind this package reads, as Argo Rollouts names it.
+const (
+	Group      = "argoproj.io"
+	Version    = "v1alpha1"
+	Kind       = "Rollout"
+	APIVersion = Group + "/" + Version
+)
+
+// GroupKind is the Rollout's.
+var GroupKind = schema.GroupKind{Group: Group, Kind: Kind}
+
+// ErrUnsupported is wrapped by the error for a Rollout field converge
+// knows but cannot honour (an experiment step, ALB routing, …): such a
+// field is refused by name, never dropped.
+var ErrUnsupported = errors.New("not supported by converge")
+
+// Rollout is an Argo Rollouts Rollout as its manifest writes it: the pod
+// template and replicas of a Deployment, and a canary or blue-green
+// strategy. Parse reads one from an object.
+type Rollout struct {
+	// Name and Namespace are the object's.
+	Name      string `json:"-"`
+	Namespace string `json:"-"`
+	// Labels and Annotations are the object's; the workloads it runs
+	// carry the labels.
+	Labels      map[string]string `json:"-"`
+	Annotations map[string]string `json:"-"`
+	Spec        Spec              `json:"spec"`
+}
+
+// Spec is a Rollout's spec.
+type Spec struct {
+	// Replicas defaults to 1.
+	Replicas *int32 `json:"replicas,omitempty"`
+	// Selector must match the template's labels.
+	Selector *Selector `json:"selector"`
+	// Template is the pod template, kept as written.
+	Template map[string]any `json:"template"`
+	// MinReadySeconds is passed to the workloads.
+	MinReadySeconds int32 `json:"minReadySeconds,omitempty"`
+	// RevisionHistoryLimit is accepted for compatibility: converge keeps
+	// no old revisions (Git is the history).
+	RevisionHistoryLimit *int32 `json:"revisionHistoryLimit,omitempty"`
+	// Paused stops the rollout where it is, as `rollout pause` does.
+	Paused bool `json:"paused,omitempty"`
+	// ProgressDeadlineSeconds (default 600) bounds how long a new revision
+	// may take to become available before the rollout is aborted.
+	ProgressDeadlineSeconds *int32 `json:"progressDeadlineSeconds,omitempty"`
+	// ProgressDeadlineAbort is accepted for compatibility: converge always
+	// aborts when the deadline passes, so that traffic goes back to stable.
+	ProgressDeadlineAbort *bool    `json:"progressDeadlineAbort,omitempty"`
+	Strategy              Strategy `json:"strategy"`
+
+	WorkloadRef    json.RawMessage `json:"workloadRef,omitempty"`
+	RestartAt      json.RawMessage `json:"restartAt,omitempty"`
+	RollbackWindow json.RawMessage `json:"rollbackWindow,omitempty"`
+	Analysis       json.RawMessage `json:"analysis,omitempty"`
+}
+
+// Selector is a label selector; only matchLabels is supported, since the
+// workloads converge creates add their revision label to it.
+type Selector struct {
+	MatchLabels      map[string]string `json:"matchLabels"`
+	MatchExpressions json.RawMessage   `json:"matchExpressions,omitempty"`
+}
+
+// Strategy holds exactly one of Canary and BlueGreen.
+type Strategy struct {
+	Canary    *Canary    `json:"canary,omitempty"`
+	BlueGreen *BlueGreen `json:"blueGreen,omitempty"`
+}
+
+// Canary is strategy.canary.
+type Canary struct {
+	// CanaryService and StableService select the canary's and the
+	// stable revision's pods: converge pins each Service's selector to
+	// its revision. Both are needed with TrafficRouting.
+	CanaryService string `json:"canaryService,omitempty"`
+	StableService string `json:"stableService,omitempty"`
+	// Steps run in order; a rollout with none is promoted at once.
+	Steps []CanaryStep `json:"steps,omitempty"`
+	// TrafficRouting splits traffic by weight through a mesh, a gateway
+	// or an ingress; without it the split is the ratio of replicas.
+	TrafficRouting *TrafficRouting `json:"trafficRouting,omitempty"`
+	// MaxSurge (default 25%) and MaxUnavailable (default 25%) bound the
+	// replica-ratio split, as for a Deployment.
+	MaxSurge       *intstr.IntOrString `json:"maxSurge,omitempty"`
+	MaxUnavailable *intstr.IntOrString `json:"maxUnavailable,omitempty"`
+	// Analysis runs in the background from its StartingStep until the
+	// rollout is promoted; its failure aborts the rollout.
+	Analysis *BackgroundAnalysis `json:"analysis,omitempty"`
+	// CanaryMetadata and StableMetadata are added to each revision's pods.
+	CanaryMetadata *PodMetadata `json:"canaryMetadata,omitempty"`
+	StableMetadata *PodMetadata `json:"stableMetadata,omitempty"`
+	// ScaleDownDelaySeconds (default 30 with traffic routing) keeps the
+	// old stable revision up after a promotion, so that routes that
+	// still send it traffic drain.
+	ScaleDownDelaySeconds *int32 `json:"scaleDownDelaySeconds,omitempty"`
+	// AbortScaleDownDelaySeconds (default 30) keeps the canary up after
+	// an abort; 0 keeps it until the next revision.
+	AbortScaleDownDelaySeconds  *int32 `json:"abortScaleDownDelaySeconds,omitempty"`
+	ScaleDownDelayRevisionLimit *int32 `json:"scaleDownDelayRevisionLimit,omitempty"`
+	MinPodsPerReplicaSet        *int32 `json:"minPodsPerReplicaSet,omitempty"`
+
+	AntiAffinity       json.RawMessage `json:"antiAffinity,omitempty"`
+	DynamicStableScale json.RawMessage `json:"dynamicStableScale,omitempty"`
+	PingPong           json.RawMessage `json:"pingPong,omitempty"`
+}
+
+// CanaryStep is one step; exactly one field is set.
+type CanaryStep struct {
+	SetWeight      *int32          `json:"setWeight,omitempty"`
+	Pause          *Pause          `json:"pause,omitempty"`
+	Analysis       *StepAnalysis   `json:"analysis,omitempty"`
+	SetCanaryScale *SetCanaryScale `json:"setCanaryScale,omitempty"`
+	SetHeaderRoute *SetHeaderRoute `json:"setHeaderRoute,omitempty"`
+
+	Experiment     json.RawMessage `json:"experiment,omitempty"`
+	SetMirrorRoute json.RawMessage `json:"setMirrorRoute,omitempty"`
+	Plugin         json.RawMessage `json:"plugin,omitempty"`
+}
+
+// Pause waits for Duration, or, without one, until the rollout is
+// promoted.
+type Pause struct {
+	Duration *intstr.IntOrString `json:"duration,omitempty"`
+}
+
+// StepAnalysis is an analysis step: the named templates, merged, run to
+// their end; Successful goes on, Failed or Error aborts, Inconclusive
+// pauses.
+type StepAnalysis struct {
+	Templates            []TemplateRef                   `json:"templates"`
+	Args                 []AnalysisArg                   `json:"args,omitempty"`
+	DryRun               []analysis.DryRun               `json:"dryRun,omitempty"`
+	MeasurementRetention []analysis.MeasurementRetention `json:"measurementRetention,omitempty"`
+}
+
+// BackgroundAnalysis is strategy.canary.analysis.
+type BackgroundAnalysis struct {
+	StepAnalysis `json:",inline"`
+	// StartingStep is the index of the step the analysis starts at.
+	StartingStep *int32 `json:"startingStep,omitempty"`
+}
+
+// TemplateRef names an AnalysisTemplate (or a ClusterAnalysisTemplate)
+// of the same set.
+type TemplateRef struct {
+	TemplateName string `json:"templateName"`
+	ClusterScope bool   `json:"clusterScope,omitempty"`
+}
+
+// AnalysisArg is an arg given to an analysis: a value, or a revision's
+// pod template hash.
+type AnalysisArg struct {
+	Name      string           `json:"name"`
+	Value     string           `json:"value,omitempty"`
+	ValueFrom *ArgumentValueOf `json:"valueFrom,omitempty"`
+}
+
+// ArgumentValueOf is an AnalysisArg's valueFrom: podTemplateHashValue
+// "Stable" or "Latest". fieldRef is refused by name.
+type ArgumentValueOf struct {
+	PodTemplateHashValue string          `json:"podTemplateHashValue,omitempty"`
+	FieldRef             json.RawMessage `json:"fieldRef,omitempty"`
+}
+
+// SetCanaryScale scales the canary independently of its traffic weight.
+type SetCanaryScale struct {
+	Weight             *int32 `json:"weight,omitempty"`
+	Replicas           *int32 `json:"replicas,omitempty"`
+	MatchTrafficWeight bool   `json:"matchTrafficWeight,omitempty"`
+}
+
+// SetHeaderRoute sends requests that match to the canary, whatever the
+// weight; a step without Match removes the route.
+type SetHeaderRoute struct {
+	Name  string             `json:"name"`
+	Match []HeaderRouteMatch `json:"match,omitempty"`
+}
+
+// HeaderRouteMatch matches one header.
+type HeaderRouteMatch struct {
+	HeaderName  string      `json:"headerName"`
+	HeaderValue StringMatch `json:"headerValue"`
+}
+
+// StringMatch holds exactly one of Exact, Prefix and Regex.
+type StringMatch struct {
+	Exact  string `json:"exact,omitempty"`
+	Prefix string `json:"prefix,omitempty"`
+	Regex  string `json:"regex,omitempty"`
+}
+
+// PodMetadata is added to a revision's pods.
+type PodMetadata struct {
+	Labels      map[string]string `json:"labels,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// TrafficRouting is strategy.canary.trafficRouting: one router.
+type TrafficRouting struct {
+	Istio *IstioRouting `json:"istio,omitempty"`
+	Nginx *NginxRouting `json:"nginx,omitempty"`
+	SMI   *SMIRouting   `json:"smi,omitempty"`
+	// Plugins holds argoproj-labs/gatewayAPI, the Gateway API plugin.
+	Plugins       map[string]json.RawMessage `json:"plugins,omitempty"`
+	ManagedRoutes []ManagedRoute             `json:"managedRoutes,omitempty"`
+
+	ALB        json.RawMessage `json:"alb,omitempty"`
+	Ambassador json.RawMessage `json:"ambassador,omitempty"`
+	AppMesh    json.RawMessage `json:"appMesh,omitempty"`
+	Traefik    json.RawMessage `json:"traefik,omitempty"`
+	Apisix     json.RawMessage `json:"apisix,omitempty"`
+}
+
+// ManagedRoute names a header route the router may add, in priority
+// order.
+type ManagedRoute struct {
+	Name string `json:"name"`
+}
+
+// IstioRouting routes through VirtualServices' HTTP routes (by host, or
+// by the subsets of a DestinationRule).
+type IstioRouting struct {
+	VirtualService  *IstioVirtualService  `json:"virtualService,omitempty"`
+	VirtualServices []IstioVirtualService `json:"virtualServices,omitempty"`
+	DestinationRule *IstioDestinationRule `json:"destinationRule,omitempty"`
+}
+
+// IstioVirtualService names a VirtualService and the HTTP routes of it
+// to weigh (all of them when there is one and Routes is empty).
+type IstioVirtualService struct {
+	Name      string          `json:"name"`
+	Routes    []string        `json:"routes,omitempty"`
+	TLSRoutes json.RawMessage `json:"tlsRoutes,omitempty"`
+	TCPRoutes json.RawMessage `json:"tcpRoutes,omitempty"`
+}
+
+// IstioDestinationRule names the subsets of the revisions.
+type IstioDestinationRule struct {
+	Name             string `json:"name"`
+	CanarySubsetName string `json:"canarySubsetName"`
+	StableSubsetName string `json:"stableSubsetName"`
+}
+
+// NginxRouting weighs an Ingress by a canary Ingress that copies it, with
+// NGINX Ingress' canary annotations.
+type NginxRouting struct {
+	StableIngress                string            `json:"stableIngress,omitempty"`
+	StableIngresses              []string          `json:"stableIngresses,omitempty"`
+	AnnotationPrefix             string            `json:"annotationPrefix,omitempty"`
+	AdditionalIngressAnnotations map[string]string `json:"additionalIngressAnnotations,omitempty"`
+}
+
+// SMIRouting weighs an SMI TrafficSplit converge writes.
+type SMIRouting struct {
+	RootService      string `json:"rootService,omitempty"`
+	TrafficSplitName string `json:"trafficSplitName,omitempty"`
+}
+
+// GatewayAPIPlugin is the name of the Gateway API traffic router plugin,
+// whose configuration GatewayAPIRouting reads.
+const GatewayAPIPlugin = "argoproj-labs/gatewayAPI"
+
+// GatewayAPIRouting is the argoproj-labs/gatewayAPI plugin's
+// configuration: the HTTPRoutes whose backendRefs to weigh.
+type GatewayAPIRouting struct {
+	HTTPRoute  string                `json:"httpRoute,omitempty"`
+	HTTPRoutes []GatewayAPIHTTPRoute `json:"httpRoutes,omitempty"`
+	Namespace  string                `json:"namespace,omitempty"`
+}
+
+// GatewayAPIHTTPRoute names an HTTPRoute.
+type GatewayAPIHTTPRoute struct {
+	Name            string `json:"name"`
+	UseHeaderRoutes bool   `json:"useHeaderRoutes,omitempty"`
+}
+
+// BlueGreen is strategy.blueGreen.
+type BlueGreen struct {
+	// ActiveService serves production traffic; PreviewService the new
+	// revision before its promotion.
+	ActiveService  string `json:"activeService"`
+	PreviewService string `json:"previewService,omitempty"`
+	// PreviewReplicaCount is the new revision's replicas before its
+	// promotion (default: all of them).
+	PreviewReplicaCount *int32 `json:"previewReplicaCount,omitempty"`
+	// AutoPromotionEnabled (default true) promotes once the new revision
+	// is available and its pre-promotion analysis passed, after
+	// AutoPromotionSeconds when set; false waits for `rollout promote`.
+	AutoPromotionEnabled *bool `json:"autoPromotionEnabled,omitempty"`
+	AutoPromotionSeconds int32 `json:"autoPromotionSeconds,omitempty"`
+	// ScaleDownDelaySeconds (default 30) keeps the old revision up after
+	// the switch.
+	ScaleDownDelaySeconds       *int32 `json:"scaleDownDelaySeconds,omitempty"`
+	ScaleDownDelayRevisionLimit *int32 `json:"scaleDownDelayRevisionLimit,omitempty"`
+	AbortScaleDownDelaySeconds  *int32 `json:"abortScaleDownDelaySeconds,omitempty"`
+	// PrePromotionAnalysis must pass before the switch;
+	// PostPromotionAnalysis after it, or the switch is undone.
+	PrePromotionAnalysis  *StepAnalysis `json:"prePromotionAnalysis,omitempty"`
+	PostPromotionAnalysis *StepAnalysis `json:"postPromotionAnalysis,omitempty"`
+	PreviewMetadata       *PodMetadata  `json:"previewMetadata,omitempty"`
+	ActiveMetadata        *PodMetadata  `json:"activeMetadata,omitempty"`
+
+	AntiAffinity json.RawMessage `json:"antiAffinity,omitempty"`
+}
+
+// MaxRolloutBytes bounds the JSON of one Rollout Parse reads.
+const MaxRolloutBytes = 1 << 20
+
+// Parse reads a Rollout from an object. Unknown fields, fields converge
+// cannot honour (wrapping ErrUnsupported) and inconsistent specs are
+// errors that name the field.
+func Parse(obj *unstructured.Unstructured) (*Rollout, error) {
+	if obj == nil {
+		return nil, errors.New("rollout: nil object")
+	}
+	if obj.GetAPIVersion() != APIVersion || obj.GetKind() != Kind {
+		return nil, fmt.Errorf("rollout: %s %s is not a %s %s", obj.GetAPIVersion(), obj.GetKind(), APIVersion, Kind)
+	}
+	name := obj.GetNamespace() + "/" + obj.GetName()
+	spec, ok := obj.Object["spec"]
+	if !ok {
+		return nil, fmt.Errorf("rollout %s: spec is missing", name)
+	}
+	data, err := json.Marshal(spec)
+	if err != nil {
+		return nil, fmt.Errorf("rollout %s: spec: %w", name, err)
+	}
+	if len(data) > MaxRolloutBytes {
+		return nil, fmt.Errorf("rollout %s: spec is %d bytes, more than %d", name, len(data), MaxRolloutBytes)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	r := &Rollout{Name: obj.GetName(), Namespace: obj.GetNamespace(), Labels: obj.GetLabels(), Annotations: obj.GetAnnotations()}
+	if err := dec.Decode(&r.Spec); err != nil {
+		return nil, fmt.Errorf("rollout %s: spec: %w", name, err)
+	}
+	if err := r.validate(); err != nil {
+		return nil, fmt.Errorf("rollout %s: %w", name, err)
+	}
+	return r, nil
+}
+
+// ID is the Rollout object's.
+func (r *Rollout) ID() object.ID {
+	return object.ID{Group: Group, Kind: Kind, Namespace: r.Namespace, Name: r.Name}
+}
+
+// String is "namespace/name".
+func (r *Rollout) String() string { return r.Namespace + "/" + r.Name }
+
+// Replicas is spec.replicas, 1 when unset.
+func (r *Rollout) Replicas() int32 {
+	if r.Spec.Replicas == nil {
+		return 1
+	}
+	return *r.Spec.Replicas
+}
+
+// ProgressDeadline is spec.progressDeadlineSeconds, 600 s when unset.
+func (r *Rollout) ProgressDeadline() time.Duration {
+	if r.Spec.ProgressDeadlineSeconds == nil {
+		return 600 * time.Second
+	}
+	return time.Duration(*r.Spec.ProgressDeadlineSeconds) * time.Second
+}
+
+func unsupported(field string) error { return fmt.Errorf("%s: %w", field, ErrUnsupported) }
+
+// maxReplicas bounds spec.replicas and the counts derived from it.
+const maxReplicas = 1 << 20
+
+func (r *Rollout) validate() error {
+	s := &r.Spec
+	for field, raw := range map[string]json.RawMessage{
+		"spec.workloadRef": s.WorkloadRef, "spec.restartAt": s.RestartAt,
+		"spec.rollbackWindow": s.RollbackWindow, "spec.analysis": s.Analysis,
+	} {
+		if present(raw) {
+			return unsupported(field)
+		}
+	}
+	if s.Replicas != nil && (*s.Replicas < 0 || *s.Replicas > maxReplicas) {
+		return fmt.Errorf("spec.replicas: %d is out of range [0, %d]", *s.Replicas, maxReplicas)
+	}
+	if s.ProgressDeadlineSeconds != nil && *s.ProgressDeadlineSeconds <= 0 {
+		return fmt.Errorf("spec.progressDeadlineSeconds: %d is not positive", *s.ProgressDeadlineSeconds)
+	}
+	if s.Selector == nil || len(s.Selector.MatchLabels) == 0 {
+		return errors.New("spec.selector.matchLabels is required")
+	}
+	if present(s.Selector.MatchExpressions) {
+		return unsupported("spec.selector.matchExpressions")
+	}
+	if s.Template == nil {
+		return errors.New("spec.template is required")
+	}
+	labels, _, _ := unstructured.NestedStringMap(s.Template, "metadata", "labels")
+	for k, v := range s.Selector.MatchLabels {
+		if labels[k] != v {
+			return fmt.Errorf("spec.selector: %s=%s does not match spec.template.metadata.labels", k, v)
+		}
+	}
+	if _, ok := labels[LabelRevision]; ok {
+		return fmt.Errorf("spec.template.metadata.labels: %s is converge's own", LabelRevision)
+	}
+	switch {
+	case s.Strategy.Canary != nil && s.Strategy.BlueGreen != nil:
+		return errors.New("spec.strategy: canary and blueGreen are both set")
+	case s.Strategy.Canary != nil:
+		return s.Strategy.Canary.validate(r)
+	case s.Strategy.BlueGreen != nil:
+		return s.Strategy.BlueGreen.validate()
+	default:
+		return errors.New("spec.strategy: one of canary and blueGreen is required")
+	}
+}
+
+func present(raw json.RawMessage) bool {
+	return len(raw) > 0 && !bytes.Equal(bytes.TrimSpace(raw), []byte("null"))
+}
+
+func (c *Canary) validate(r *Rollout) error {
+	const p = "spec.strategy.canary"
+	for field, raw := range map[string]json.RawMessage{
+		p + ".antiAffinity": c.AntiAffinity, p + ".dynamicStableScale": c.DynamicStableScale, p + ".pingPong": c.PingPong,
+	} {
+		if present(raw) {
+			return unsupported(field)
+		}
+	}
+	if c.CanaryService != "" && c.CanaryService == c.StableService {
+		return fmt.Errorf("%s: canaryService and stableService are both %q", p, c.CanaryService)
+	}
+	for _, f := range []struct {
+		name string
+		v    *int32
+	}{{"scaleDownDelaySeconds", c.ScaleDownDelaySeconds}, {"abortScaleDownDelaySeconds", c.AbortScaleDownDelaySeconds},
+		{"scaleDownDelayRevisionLimit", c.ScaleDownDelayRevisionLimit}, {"minPodsPerReplicaSet", c.MinPodsPerReplicaSet}} {
+		if f.v != nil && *f.v < 0 {
+			return fmt.Errorf("%s.%s: %d is negative", p, f.name, *f.v)
+		}
+	}
+	for _, f := range []struct {
+		name string
+		v    *intstr.IntOrString
+	}{{"maxSurge", c.MaxSurge}, {"maxUnavailable", c.MaxUnavailable}} {
+		if f.v == nil {
+			continue
+		}
+		if _, err := intstr.GetScaledValueFromIntOrPercent(f.v, 100, true); err != nil {
+			return fmt.Errorf("%s.%s: %w", p, f.name, err)
+		}
+	}
+	if c.TrafficRouting != nil {
+		if err := c.TrafficRouting.validate(p + ".trafficRouting"); err != nil {
+			return err
+		}
+		if c.CanaryService == "" || c.StableService == "" {
+			return fmt.Errorf("%s: trafficRouting needs canaryService and stableService", p)
+		}
+	}
+	for i, st := range c.Steps {
+		if err := st.validate(fmt.Sprintf("%s.steps[%d]", p, i), c.TrafficRouting != nil); err != nil {
+			return err
+		}
+	}
+	if c.Analysis != nil {
+		if err := c.Analysis.StepAnalysis.validate(p + ".analysis"); err != nil {
+			return err
+		}
+		if s := c.Analysis.StartingStep; s != nil && (*s < 0 || int(*s) > len(c.Steps)) {
+			return fmt.Errorf("%s.analysis.startingStep: %d is not a step index", p, *s)
+		}
+	}
+	return nil
+}
+
+func (st *CanaryStep) validate(p string, routed bool) error {
+	for field, raw := range map[string]json.RawMessage{
+		p + ".experiment": st.Experiment, p + ".setMirrorRoute": st.SetMirrorRoute, p + ".plugin": st.Plugin,
+	} {
+		if present(raw) {
+			return unsupported(field)
+		}
+	}
+	n := 0
+	if st.SetWeight != nil {
+		n++
+		if *st.SetWeight < 0 || *st.SetWeight > 100 {
+			return fmt.Errorf("%s.setWeight: %d is not a percentage", p, *st.SetWeight)
+		}
+	}
+	if st.Pause != nil {
+		n++
+		if _, err := st.Pause.duration(); err != nil {
+			return fmt.Errorf("%s.pause.duration: %w", p, err)
+		}
+	}
+	if st.Analysis != nil {
+		n++
+		if err := st.Analysis.validate(p + ".analysis"); err != nil {
+			return err
+		}
+	}
+	if sc := st.SetCanaryScale; sc != nil {
+		n++
+		set := 0
+		if sc.Weight != nil {
+			set++
+			if *sc.Weight < 0 || *sc.Weight > 100 {
+				return fmt.Errorf("%s.setCanaryScale.weight: %d is not a percentage", p, *sc.Weight)
+			}
+		}
+		if sc.Replicas != nil {
+			set++
+			if *sc.Replicas < 0 || *sc.Replicas > maxReplicas {
+				return fmt.Errorf("%s.setCanaryScale.replicas: %d is out of range", p, *sc.Replicas)
+			}
+		}
+		if sc.MatchTrafficWeight {
+			set++
+		}
+		if set != 1 {
+			return fmt.Errorf("%s.setCanaryScale: exactly one of weight, replicas and matchTrafficWeight is required", p)
+		}
+		if !routed {
+			return fmt.Errorf("%s.setCanaryScale needs trafficRouting", p)
+		}
+	}
+	if hr := st.SetHeaderRoute; hr != nil {
+		n++
+		if hr.Name == "" {
+			return fmt.Errorf("%s.setHeaderRoute.name is required", p)
+		}
+		if !routed {
+			return fmt.Errorf("%s.setHeaderRoute needs trafficRouting", p)
+		}
+		for j, m := range hr.Match {
+			v := m.HeaderValue
+			count := 0
+			for _, s := range []string{v.Exact, v.Prefix, v.Regex} {
+				if s != "" {
+					count++
+				}
+			}
+			if m.HeaderName == "" || count != 1 {
+				return fmt.Errorf("%s.setHeaderRoute.match[%d]: a headerName and exactly one of exact, prefix and regex are required", p, j)
+			}
+		}
+	}
+	if n != 1 {
+		return fmt.Errorf("%s: exactly one of setWeight, pause, analysis, setCanaryScale and setHeaderRoute is required", p)
+	}
+	return nil
+}
+
+// duration is the pause's; 0 means until promoted.
+func (p *Pause) duration() (time.Duration, error) {
+	if p.Duration == nil {
+		return 0, nil
+	}
+	var d time.Duration
+	if p.Duration.Type == intstr.Int {
+		d = time.Duration(p.Duration.IntVal) * time.Second
+	} else {
+		s := p.Duration.StrVal
+		var err error
+		if strings.TrimLeft(s, "0123456789") == "" {
+			var secs int64
+			_, err = fmt.Sscan(s, &secs)
+			d = time.Duration(secs) * time.Second
+		} else {
+			// Rollouts accepts one unit suffix: s, m or h.
+			d, err = time.ParseDuration(s)
+		}
+		if err != nil {
+			return 0, fmt.Errorf("%q is not a duration", s)
+		}
+	}
+	if d < 0 || d > math.MaxInt32*time.Second {
+		return 0, fmt.Errorf("%s is out of range", d)
+	}
+	return d, nil
+}
+
+func (a *StepAnalysis) validate(p string) error {
+	if len(a.Templates) == 0 {
+		return fmt.Errorf("%s.templates: at least one template is required", p)
+	}
+	for i, t := range a.Templates {
+		if t.TemplateName == "" {
+			return fmt.Errorf("%s.templates[%d].templateName is required", p, i)
+		}
+	}
+	for i, arg := range a.Args {
+		if arg.Name == "" {
+			return fmt.Errorf("%s.args[%d].name is required", p, i)
+		}
+		if vf := arg.ValueFrom; vf != nil {
+			if present(vf.FieldRef) {
+				return unsupported(fmt.Sprintf("%s.args[%d].valueFrom.fieldRef", p, i))
+			}
+			if h := vf.PodTemplateHashValue; h != "Stable" && h != "Latest" {
+				return fmt.Errorf("%s.args[%d].valueFrom.podTemplateHashValue: %q is neither Stable nor Latest", p, i, h)
+			}
+		}
+	}
+	return nil
+}
+
+func (t *TrafficRouting) validate(p string) error {
+	for field, raw := range map[string]json.RawMessage{
+		p + ".alb": t.ALB, p + ".ambassador": t.Ambassador, p + ".appMesh": t.AppMesh, p + ".traefik": t.Traefik, p + ".apisix": t.Apisix,
+	} {
+		if present(raw) {
+			return unsupported(field)
+		}
+	}
+	n := 0
+	if t.Istio != nil {
+		n++
+	}
+	if t.Nginx != nil {
+		n++
+	}
+	if t.SMI != nil {
+		n++
+	}
+	for name := range t.Plugins {
+		if name != GatewayAPIPlugin {
+			return unsupported(p + ".plugins." + name)
+		}
+		n++
+	}
+	if n != 1 {
+		return fmt.Errorf("%s: exactly one router is required (istio, nginx, smi or plugins.%s)", p, GatewayAPIPlugin)
+	}
+	return nil
+}
+
+func (b *BlueGreen) validate() error {
+	const p = "spec.strategy.blueGreen"
+	if present(b.AntiAffinity) {
+		return unsupported(p + ".antiAffinity")
+	}
+	if b.ActiveService == "" {
+		return fmt.Errorf("%s.activeService is required", p)
+	}
+	if b.ActiveService == b.PreviewService {
+		return fmt.Errorf("%s: activeService and previewService are both %q", p, b.ActiveService)
+	}
+	if b.AutoPromotionSeconds < 0 {
+		return fmt.Errorf("%s.autoPromotionSeconds: %d is negative", p, b.AutoPromotionSeconds)
+	}
+	for _, f := range []struct {
+		name string
+		v    *int32
+	}{{"previewReplicaCount", b.PreviewReplicaCount}, {"scaleDownDelaySeconds", b.ScaleDownDelaySeconds},
+		{"abortScaleDownDelaySeconds", b.AbortScaleDownDelaySeconds}, {"scaleDownDelayRevisionLimit", b.ScaleDownDelayRevisionLimit}} {
+		if f.v != nil && (*f.v < 0 || *f.v > maxReplicas) {
+			return fmt.Errorf("%s.%s: %d is out of range", p, f.name, *f.v)
+		}
+	}
+	for name, a := range map[string]*StepAnalysis{"prePromotionAnalysis": b.PrePromotionAnalysis, "postPromotionAnalysis": b.PostPromotionAnalysis} {
+		if a != nil {
+			if err := a.validate(p + "." + name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
