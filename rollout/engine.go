@@ -3,6 +3,7 @@ package rollout
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -178,7 +179,12 @@ func (e *Engine) step(ctx context.Context, r *Rollout, templates []*analysis.Tem
 	if err != nil {
 		return Status{}, err
 	}
-	st := e.newest(r.ID(), ls.State)
+	st, mine := e.newest(r.ID(), ls.State)
+	if !mine {
+		if err := e.trust(ctx, r, st, live); err != nil {
+			return Status{}, fmt.Errorf("ConfigMap %s/%s: %w", r.Namespace, StateName(r.Name), err)
+		}
+	}
 	router, err := e.opts.Router(r)
 	if err != nil {
 		return Status{}, err
@@ -218,21 +224,70 @@ func (e *Engine) step(ctx context.Context, r *Rollout, templates []*analysis.Tem
 // newest returns a copy of the newer of the live state and the one this
 // engine last produced: the cache the live one comes from may not have
 // seen the last write yet.
-func (e *Engine) newest(id object.ID, live *State) *State {
+// ours reports whether the copy is the engine's own.
+func (e *Engine) newest(id object.ID, live *State) (st *State, ours bool) {
 	e.mu.Lock()
 	mine := e.last[id]
 	e.mu.Unlock()
-	st := live
-	if mine != nil && (st == nil || mine.Seq > st.Seq) {
-		st = mine
+	st = live
+	if mine != nil && (st == nil || mine.Seq >= st.Seq) {
+		st, ours = mine, true
 	}
 	if st == nil {
-		return &State{}
+		return &State{}, true
 	}
 	var c State
 	data, _ := json.Marshal(st)
 	_ = json.Unmarshal(data, &c)
-	return &c
+	return &c, ours
+}
+
+// trust checks a state read from the cluster before the engine acts on
+// it. The state names pod templates the engine will run, and whoever can
+// write ConfigMaps in the namespace can write it: a revision is trusted
+// only when its template matches its hash and the Deployment the engine
+// applied for it still exists. An old revision awaiting its scale-down
+// that fails the check is dropped (it was going away); a stable or
+// previous one is an error, since running anything else would be a guess.
+func (e *Engine) trust(ctx context.Context, r *Rollout, st *State, live Reader) error {
+	if st.Stable.Hash == "" {
+		if st.Revision != "" || st.Previous != nil || len(st.ScaleDown) > 0 {
+			return errors.New("the state names revisions but no stable one: delete the ConfigMap to start over from the Rollout's revision")
+		}
+		return nil
+	}
+	check := func(what string, rev Revision) error {
+		got, err := RevisionOf(rev.Template)
+		if err != nil || rev.Template == nil || got.Hash != rev.Hash {
+			return fmt.Errorf("the %s revision %q does not match its template", what, rev.Hash)
+		}
+		ws, err := e.opts.Workload.Status(ctx, live, r, rev)
+		if err != nil {
+			return err
+		}
+		if !ws.Found {
+			return fmt.Errorf("the %s revision %s has no workload: delete the ConfigMap to start over from the Rollout's revision", what, rev.Hash)
+		}
+		return nil
+	}
+	if err := check("stable", st.Stable); err != nil {
+		return err
+	}
+	if st.Previous != nil {
+		if err := check("previous", *st.Previous); err != nil {
+			return err
+		}
+	}
+	st.ScaleDown = slices.DeleteFunc(st.ScaleDown, func(sd ScaleDown) bool { return check("old", sd.Revision) != nil })
+	last := len(r.steps())
+	if r.Spec.Strategy.BlueGreen != nil {
+		last = blueGreenPromoting
+	}
+	if st.Step < 0 || st.Step > last {
+		st.Step = 0
+	}
+	st.Weight = min(max(st.Weight, 0), 100)
+	return nil
 }
 
 func (e *Engine) remember(id object.ID, st *State) {

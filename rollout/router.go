@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -64,17 +65,24 @@ func RouterFor(r *Rollout) (TrafficRouter, error) {
 		return nil, nil
 	}
 	tr := c.TrafficRouting
+	var router TrafficRouter
+	var err error
 	switch {
 	case tr.Istio != nil:
-		return newIstioRouter(tr.Istio, tr.ManagedRoutes)
+		router, err = newIstioRouter(tr.Istio, tr.ManagedRoutes)
 	case tr.Nginx != nil:
-		return newNginxRouter(tr.Nginx, tr.ManagedRoutes)
+		router, err = newNginxRouter(tr.Nginx, tr.ManagedRoutes)
 	case tr.SMI != nil:
-		return newSMIRouter(tr.SMI, tr.ManagedRoutes)
+		router, err = newSMIRouter(tr.SMI, tr.ManagedRoutes)
 	case tr.Plugins[GatewayAPIPlugin] != nil:
-		return newGatewayAPIRouter(tr.Plugins[GatewayAPIPlugin], tr.ManagedRoutes)
+		router, err = newGatewayAPIRouter(tr.Plugins[GatewayAPIPlugin], tr.ManagedRoutes)
+	default:
+		err = errors.New("spec.strategy.canary.trafficRouting names no router")
 	}
-	return nil, fmt.Errorf("rollout %s: spec.strategy.canary.trafficRouting names no router", r)
+	if err != nil {
+		return nil, fmt.Errorf("rollout %s: %w", r, err)
+	}
+	return router, nil
 }
 
 // setObject returns the object of set with gvk's group and kind, ns and

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -386,6 +387,14 @@ func (r *Rollout) ProgressDeadline() time.Duration {
 	return time.Duration(*r.Spec.ProgressDeadlineSeconds) * time.Second
 }
 
+// steps are the canary's steps, none for blue-green.
+func (r *Rollout) steps() []CanaryStep {
+	if c := r.Spec.Strategy.Canary; c != nil {
+		return c.Steps
+	}
+	return nil
+}
+
 func unsupported(field string) error { return fmt.Errorf("%s: %w", field, ErrUnsupported) }
 
 // maxReplicas bounds spec.replicas and the counts derived from it.
@@ -477,12 +486,13 @@ func (c *Canary) validate(r *Rollout) error {
 		if err := c.TrafficRouting.validate(p + ".trafficRouting"); err != nil {
 			return err
 		}
-		if c.CanaryService == "" || c.StableService == "" {
-			return fmt.Errorf("%s: trafficRouting needs canaryService and stableService", p)
+		bySubset := c.TrafficRouting.Istio != nil && c.TrafficRouting.Istio.DestinationRule != nil
+		if !bySubset && (c.CanaryService == "" || c.StableService == "") {
+			return fmt.Errorf("%s: trafficRouting needs canaryService and stableService (or Istio's destinationRule subsets)", p)
 		}
 	}
 	for i, st := range c.Steps {
-		if err := st.validate(fmt.Sprintf("%s.steps[%d]", p, i), c.TrafficRouting != nil); err != nil {
+		if err := st.validate(fmt.Sprintf("%s.steps[%d]", p, i), c.TrafficRouting); err != nil {
 			return err
 		}
 	}
@@ -497,7 +507,7 @@ func (c *Canary) validate(r *Rollout) error {
 	return nil
 }
 
-func (st *CanaryStep) validate(p string, routed bool) error {
+func (st *CanaryStep) validate(p string, routing *TrafficRouting) error {
 	for field, raw := range map[string]json.RawMessage{
 		p + ".experiment": st.Experiment, p + ".setMirrorRoute": st.SetMirrorRoute, p + ".plugin": st.Plugin,
 	} {
@@ -545,7 +555,7 @@ func (st *CanaryStep) validate(p string, routed bool) error {
 		if set != 1 {
 			return fmt.Errorf("%s.setCanaryScale: exactly one of weight, replicas and matchTrafficWeight is required", p)
 		}
-		if !routed {
+		if routing == nil {
 			return fmt.Errorf("%s.setCanaryScale needs trafficRouting", p)
 		}
 	}
@@ -554,8 +564,13 @@ func (st *CanaryStep) validate(p string, routed bool) error {
 		if hr.Name == "" {
 			return fmt.Errorf("%s.setHeaderRoute.name is required", p)
 		}
-		if !routed {
+		switch {
+		case routing == nil:
 			return fmt.Errorf("%s.setHeaderRoute needs trafficRouting", p)
+		case routing.SMI != nil:
+			return unsupported(p + ".setHeaderRoute with trafficRouting.smi")
+		case !slices.ContainsFunc(routing.ManagedRoutes, func(m ManagedRoute) bool { return m.Name == hr.Name }):
+			return fmt.Errorf("%s.setHeaderRoute: %q is not among trafficRouting.managedRoutes", p, hr.Name)
 		}
 		for j, m := range hr.Match {
 			v := m.HeaderValue
