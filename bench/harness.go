@@ -11,7 +11,8 @@ import (
 // comparison that needs an API server, so converge and its peers meet the
 // same server in the same run.
 type harness struct {
-	plane *testenv.Env
+	plane       *testenv.Env
+	livingPlane *testenv.Env // for comparisons whose workloads must run
 }
 
 // bare returns the shared bare control plane, starting it on first use.
@@ -27,6 +28,12 @@ func (h *harness) bare() (*testenv.Env, error) {
 }
 
 func (h *harness) close() {
+	if h.livingPlane != nil {
+		if err := h.livingPlane.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: stop living control plane:", err)
+		}
+		h.livingPlane = nil
+	}
 	if h.plane != nil {
 		if err := h.plane.Stop(); err != nil {
 			fmt.Fprintln(os.Stderr, "bench: stop control plane:", err)

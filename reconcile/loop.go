@@ -370,7 +370,16 @@ func (l *Loop) nextPass(u *Unit, s *Status, err error, now time.Time) time.Time 
 		return now.Add(backoff(retry, s.Failures, interval))
 	}
 	j := 1 + l.opts.Jitter*(2*rand.Float64()-1)
-	return now.Add(time.Duration(float64(interval) * j))
+	next := now.Add(time.Duration(float64(interval) * j))
+	for _, ro := range s.Rollouts {
+		if !ro.Next.IsZero() && ro.Next.Before(next) {
+			next = ro.Next
+			if soonest := now.Add(time.Second); next.Before(soonest) {
+				next = soonest // a rollout's clock, not a busy loop
+			}
+		}
+	}
+	return next
 }
 
 // backoff is the wait before the n-th retry.

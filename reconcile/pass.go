@@ -15,6 +15,7 @@ import (
 	"github.com/converge-dev/converge/diff"
 	"github.com/converge-dev/converge/health"
 	"github.com/converge-dev/converge/object"
+	"github.com/converge-dev/converge/rollout"
 	"github.com/converge-dev/converge/source"
 )
 
@@ -103,6 +104,9 @@ func (r *Reconciler) pass(ctx context.Context, u *Unit, st *unitState, s *Status
 	if err != nil {
 		return fail(StageRender, err)
 	}
+	if set, err = r.stepRollouts(ctx, entry, set, s); err != nil {
+		return fail(StageRender, err)
+	}
 	applier, err := r.applierFor(entry, st, u)
 	if err != nil {
 		return fail(StageApply, err)
@@ -161,6 +165,32 @@ func (r *Reconciler) pass(ctx context.Context, u *Unit, st *unitState, s *Status
 	}
 	s.Health = r.rollup(ctx, entry, append(s.Inventory, r.checkIDs(u)...))
 	return nil
+}
+
+// stepRollouts runs the set's Rollouts through the rollout engine, every
+// pass: unlike the steps, its output depends on the cluster and the clock,
+// so it is never reused with the render.
+func (r *Reconciler) stepRollouts(ctx context.Context, entry *clusterEntry, set *object.Set, s *Status) (*object.Set, error) {
+	if r.rollouts == nil {
+		return set, nil
+	}
+	has := false
+	for id := range set.All() {
+		if id.GroupKind() == rollout.GroupKind {
+			has = true
+			break
+		}
+	}
+	if !has {
+		return set, nil
+	}
+	now := time.Now
+	if r.clock != nil {
+		now = r.clock
+	}
+	out, statuses, err := r.rollouts.Process(ctx, set, entry.cache, now())
+	s.Rollouts = statuses
+	return out, err
 }
 
 // rendered returns the unit's objects at snap, reusing the last render

@@ -15,6 +15,7 @@ import (
 	"github.com/converge-dev/converge/diff"
 	"github.com/converge-dev/converge/health"
 	"github.com/converge-dev/converge/object"
+	"github.com/converge-dev/converge/rollout"
 	"github.com/converge-dev/converge/secrets/sops"
 )
 
@@ -32,6 +33,8 @@ type Reconciler struct {
 	// references are the stores of WithReferences.
 	references *referenceOptions
 	gate       Gate
+	rollouts   *rollout.Engine
+	clock      func() time.Time
 	notifier   Notifier
 	checker    health.Checker
 	clusters   ClusterResolver
@@ -93,6 +96,22 @@ func WithSteps(s ...Step) Option { return func(r *Reconciler) { r.steps = append
 
 // WithGate sets the gate asked before a change is applied.
 func WithGate(g Gate) Option { return func(r *Reconciler) { r.gate = g } }
+
+// WithRollouts runs the units' Argo Rollouts Rollouts through e instead
+// of applying them: each pass steps every Rollout of the rendered set by
+// the live cluster's state and applies the Deployments, Services, routes
+// and state it returns, so a new revision of a workload runs its canary
+// or blue-green steps. Status.Rollouts reports each one, and the Loop
+// runs the unit again when a rollout asks to be stepped (a pause ends, an
+// analysis measurement is due). Without it, a Rollout is applied as it is,
+// for the Argo Rollouts controller where its CRD is installed.
+func WithRollouts(e *rollout.Engine) Option { return func(r *Reconciler) { r.rollouts = e } }
+
+// WithRolloutClock sets the clock the rollouts are stepped by (time.Now
+// by default): a simulation or a test moves through pauses and analysis
+// intervals without waiting for them. The Loop still schedules passes by
+// the real clock.
+func WithRolloutClock(now func() time.Time) Option { return func(r *Reconciler) { r.clock = now } }
 
 // WithNotifier sets who hears of failures, degradations and recoveries.
 func WithNotifier(n Notifier) Option { return func(r *Reconciler) { r.notifier = n } }

@@ -8,6 +8,7 @@ import (
 	"github.com/converge-dev/converge/apply"
 	"github.com/converge-dev/converge/health"
 	"github.com/converge-dev/converge/object"
+	"github.com/converge-dev/converge/rollout"
 )
 
 // Condition types, as Flux's controllers and kstatus read them.
@@ -81,6 +82,9 @@ type Status struct {
 	Result *apply.Result
 	// Inventory lists the objects the unit applied.
 	Inventory []object.ID
+	// Rollouts are the unit's rollouts after the pass (WithRollouts):
+	// the step, the weight and the running analysis of each.
+	Rollouts []rollout.Status `json:"rollouts,omitempty"`
 	// Rendered is false when the pass reused the previous render (the
 	// revision and every input were unchanged).
 	Rendered bool
