@@ -5,7 +5,7 @@
 // package analysis and stepped by the host's loop.
 //
 //	engine := rollout.New(rollout.Options{Providers: map[string]analysis.Provider{"prometheus": prometheus.New()}})
-//	out, statuses, err := engine.Process(ctx, renderedSet, cache, time.Now())
+//	out, statuses, err := engine.Process(ctx, rollout.Input{Set: rendered, Live: cache, Now: time.Now(), Namespace: "shop"})
 //	// apply out; step again by statuses[i].Next
 //
 // or, inside the reconcile engine, reconcile.WithRollouts(engine).

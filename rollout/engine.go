@@ -96,20 +96,57 @@ func isTemplate(gk schema.GroupKind) bool {
 	return gk.Group == Group && (gk.Kind == analysis.KindAnalysisTemplate || gk.Kind == analysis.KindClusterAnalysisTemplate)
 }
 
-// Process steps every Rollout of set and returns a new set in which each
-// Rollout is replaced by what runs it: its revisions' workloads, its
+// Input is what Process works on.
+type Input struct {
+	// Set is the rendered set; Process does not modify it.
+	Set *object.Set
+	// Live reads the rollouts' state, their workloads and their routes.
+	Live Reader
+	// Now is the host's clock.
+	Now time.Time
+	// Namespace is the namespace the set's objects that name none are
+	// applied to (the unit's destination namespace).
+	Namespace string
+}
+
+// defaulted are the kinds whose objects Process places in the Input's
+// Namespace when they name none: the Rollout and what it routes through.
+var defaulted = map[schema.GroupKind]bool{
+	GroupKind: true,
+	{Group: Group, Kind: analysis.KindAnalysisTemplate}: true,
+	{Kind: "Service"}: true,
+	{Group: "networking.k8s.io", Kind: "Ingress"}:           true,
+	{Group: "networking.istio.io", Kind: "VirtualService"}:  true,
+	{Group: "networking.istio.io", Kind: "DestinationRule"}: true,
+	{Group: "gateway.networking.k8s.io", Kind: "HTTPRoute"}: true,
+	{Group: "split.smi-spec.io", Kind: "TrafficSplit"}:      true,
+}
+
+// Process steps every Rollout of the set and returns a new set in which
+// each Rollout is replaced by what runs it: its revisions' workloads, its
 // Services pinned to their revisions, its routes weighted, and its
-// state; AnalysisTemplates are consumed. set is not modified. live is
-// read for the rollouts' state, their workloads and their routes.
-func (e *Engine) Process(ctx context.Context, set *object.Set, live Reader, now time.Time) (*object.Set, []Status, error) {
-	out := set.DeepCopy()
+// state; AnalysisTemplates are consumed.
+func (e *Engine) Process(ctx context.Context, in Input) (*object.Set, []Status, error) {
+	live, now := in.Live, in.Now
+	out := object.NewSet()
+	for id, obj := range in.Set.All() {
+		obj = obj.DeepCopy()
+		if id.Namespace == "" && in.Namespace != "" && defaulted[id.GroupKind()] {
+			obj.SetNamespace(in.Namespace)
+		}
+		if err := out.Add(obj, in.Set.Source(id)); err != nil {
+			return nil, nil, err
+		}
+	}
 	var rollouts []*unstructured.Unstructured
 	var templates []*analysis.Template
-	for id, obj := range set.All() {
+	var consumed []object.ID
+	for id, obj := range out.All() {
 		switch {
 		case id.GroupKind() == GroupKind:
-			rollouts = append(rollouts, obj)
+			rollouts, consumed = append(rollouts, obj), append(consumed, id)
 		case isTemplate(id.GroupKind()):
+			consumed = append(consumed, id)
 			data, err := json.Marshal(obj.Object)
 			if err != nil {
 				return nil, nil, fmt.Errorf("%s: %w", id, err)
@@ -121,10 +158,8 @@ func (e *Engine) Process(ctx context.Context, set *object.Set, live Reader, now 
 			templates = append(templates, ts...)
 		}
 	}
-	for id := range set.All() {
-		if id.GroupKind() == GroupKind || isTemplate(id.GroupKind()) {
-			out.Remove(id)
-		}
+	for _, id := range consumed {
+		out.Remove(id)
 	}
 	statuses := make([]Status, 0, len(rollouts))
 	for _, obj := range rollouts {

@@ -69,7 +69,7 @@ func FuzzState(f *testing.F) {
 			d := &driver{t: t, w: w, opts: rollout.Options{Providers: map[string]analysis.Provider{"prometheus": &counter{value: 1}}}, now: time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)}
 			d.e = rollout.New(d.opts)
 			d.render(manifests)
-			out, statuses, err := d.e.Process(context.Background(), d.set, w, d.now)
+			out, statuses, err := d.e.Process(context.Background(), rollout.Input{Set: d.set, Live: w, Now: d.now})
 			if err != nil {
 				continue
 			}

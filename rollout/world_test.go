@@ -188,7 +188,7 @@ func (d *driver) pass() rollout.Status {
 		d.e = rollout.New(d.opts)
 	}
 	before := d.set.DeepCopy()
-	out, statuses, err := d.e.Process(context.Background(), d.set, d.w, d.now)
+	out, statuses, err := d.e.Process(context.Background(), rollout.Input{Set: d.set, Live: d.w, Now: d.now})
 	if err != nil {
 		d.t.Fatalf("at %s: %v", d.now.Format(time.TimeOnly), err)
 	}
