@@ -219,7 +219,9 @@ func TestRolloutFaultsOnTheLivingPlane(t *testing.T) {
 
 	// A canary that never becomes Ready.
 	repo.Commit(t, "v4", manifests("backend:v4", ", "+testenv.LabelContainerWaiting+": CrashLoopBackOff"))
-	s = until("v4 aborted", func(s rollout.Status) bool { return s.Phase == rollout.PhaseDegraded && s.Revision != v2 && !strings.Contains(s.Message, "Error") })
+	s = until("v4 aborted", func(s rollout.Status) bool {
+		return s.Phase == rollout.PhaseDegraded && s.Revision != v2 && !strings.Contains(s.Message, "Error")
+	})
 	if !strings.Contains(s.Message, "ProgressDeadlineExceeded") || s.Stable != v2 || canaryWeight() != 0 {
 		t.Fatalf("a canary never Ready: %+v, canary weight %d", s, canaryWeight())
 	}
