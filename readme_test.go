@@ -54,6 +54,9 @@ var packages = map[string]string{
 	"sealed":       "github.com/converge-dev/converge/secrets/sealed",
 	"vault":        "github.com/converge-dev/converge/secrets/vault",
 	"rand":         "crypto/rand",
+	"rollout":      "github.com/converge-dev/converge/rollout",
+	"analysis":     "github.com/converge-dev/converge/rollout/analysis",
+	"prometheus":   "github.com/converge-dev/converge/rollout/analysis/prometheus",
 }
 
 // goBlock is one ```go block of a README.
