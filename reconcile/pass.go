@@ -104,7 +104,7 @@ func (r *Reconciler) pass(ctx context.Context, u *Unit, st *unitState, s *Status
 	if err != nil {
 		return fail(StageRender, err)
 	}
-	if set, err = r.stepRollouts(ctx, entry, u, set, s); err != nil {
+	if set, err = r.stepRollouts(ctx, entry, u, set, s, mode == passPlan); err != nil {
 		return fail(StageRender, err)
 	}
 	applier, err := r.applierFor(entry, st, u)
@@ -169,8 +169,8 @@ func (r *Reconciler) pass(ctx context.Context, u *Unit, st *unitState, s *Status
 
 // stepRollouts runs the set's Rollouts through the rollout engine, every
 // pass: unlike the steps, its output depends on the cluster and the clock,
-// so it is never reused with the render.
-func (r *Reconciler) stepRollouts(ctx context.Context, entry *clusterEntry, u *Unit, set *object.Set, s *Status) (*object.Set, error) {
+// so it is never reused with the render. A plan takes no measurement.
+func (r *Reconciler) stepRollouts(ctx context.Context, entry *clusterEntry, u *Unit, set *object.Set, s *Status, plan bool) (*object.Set, error) {
 	if r.rollouts == nil {
 		return set, nil
 	}
@@ -188,7 +188,7 @@ func (r *Reconciler) stepRollouts(ctx context.Context, entry *clusterEntry, u *U
 	if r.clock != nil {
 		now = r.clock
 	}
-	out, statuses, err := r.rollouts.Process(ctx, rollout.Input{Set: set, Live: entry.cache, Now: now(), Namespace: cmpOr(u.Destination.TargetNamespace, u.Destination.Namespace)})
+	out, statuses, err := r.rollouts.Process(ctx, rollout.Input{Set: set, Live: entry.cache, Now: now(), Namespace: cmpOr(u.Destination.TargetNamespace, u.Destination.Namespace), DryRun: plan})
 	s.Rollouts = statuses
 	return out, err
 }

@@ -107,6 +107,9 @@ type Input struct {
 	// Namespace is the namespace the set's objects that name none are
 	// applied to (the unit's destination namespace).
 	Namespace string
+	// DryRun plans: the objects returned are what a pass would apply, but
+	// no measurement is taken and the engine remembers nothing of it.
+	DryRun bool
 }
 
 // defaulted are the kinds whose objects Process places in the Input's
@@ -167,7 +170,7 @@ func (e *Engine) Process(ctx context.Context, in Input) (*object.Set, []Status, 
 		if err != nil {
 			return nil, nil, err
 		}
-		s, err := e.step(ctx, r, templates, out, live, now)
+		s, err := e.step(ctx, r, templates, out, live, now, in.DryRun)
 		if err != nil {
 			return nil, nil, fmt.Errorf("rollout %s: %w", r, err)
 		}
@@ -186,6 +189,7 @@ type pass struct {
 	templates []*analysis.Template
 	router    TrafficRouter
 	desired   Revision
+	dryRun    bool
 
 	// What to emit.
 	workloads []workloadOut
@@ -205,7 +209,7 @@ type workloadOut struct {
 	meta     *PodMetadata
 }
 
-func (e *Engine) step(ctx context.Context, r *Rollout, templates []*analysis.Template, out *object.Set, live Reader, now time.Time) (Status, error) {
+func (e *Engine) step(ctx context.Context, r *Rollout, templates []*analysis.Template, out *object.Set, live Reader, now time.Time, dryRun bool) (Status, error) {
 	desired, err := RevisionOf(r.Spec.Template)
 	if err != nil {
 		return Status{}, err
@@ -224,7 +228,7 @@ func (e *Engine) step(ctx context.Context, r *Rollout, templates []*analysis.Tem
 	if err != nil {
 		return Status{}, err
 	}
-	p := &pass{e: e, r: r, st: st, live: live, now: now, templates: templates, router: router, desired: desired, services: map[string]string{}}
+	p := &pass{e: e, r: r, st: st, live: live, now: now, templates: templates, router: router, desired: desired, services: map[string]string{}, dryRun: dryRun}
 	before, _ := json.Marshal(st)
 	p.revisions()
 	p.commands(ls.Commands)
@@ -243,7 +247,9 @@ func (e *Engine) step(ctx context.Context, r *Rollout, templates []*analysis.Tem
 	if err := p.emit(out); err != nil {
 		return Status{}, err
 	}
-	e.remember(r.ID(), st)
+	if !dryRun {
+		e.remember(r.ID(), st)
+	}
 	s := Status{
 		Rollout: r.ID(), Phase: p.phase, Message: p.message, Step: st.Step, Weight: st.Weight,
 		Revision: st.Revision, Stable: st.Stable.Hash, Analysis: p.analysis, Background: p.bg, Next: p.next,
@@ -543,7 +549,7 @@ func (p *pass) runAnalysis(ctx context.Context, slot **AnalysisState, what strin
 		*slot = &AnalysisState{For: what}
 	}
 	s := *slot
-	if !run.Phase().Completed() && !p.now.Before(s.Next) {
+	if !run.Phase().Completed() && !p.now.Before(s.Next) && !p.dryRun {
 		next, err := run.Step(ctx, p.now)
 		if err != nil {
 			return "", nil, fmt.Errorf("%s analysis: %w", what, err)

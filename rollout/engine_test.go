@@ -458,3 +458,31 @@ spec:
 		}
 	}
 }
+
+// A plan (DryRun) shows what a pass would apply but takes no measurement
+// and leaves no trace in the engine.
+func TestADryRunTakesNoMeasurement(t *testing.T) {
+	prom := &counter{value: 1}
+	routing := "      trafficRouting: {istio: {virtualService: {name: backend-vsvc}}}"
+	d := newDriver(t, routedOptions(prom), canaryRollout("backend:v1", routing))
+	d.pass()
+	d.render(canaryRollout("backend:v2", routing))
+	d.until("analysis step", 20, func(s rollout.Status) bool { return s.Step == 2 })
+	n := prom.count()
+	d.now = d.now.Add(time.Hour)
+	for range 3 {
+		_, statuses, err := d.e.Process(context.Background(), rollout.Input{Set: d.set, Live: d.w, Now: d.now, DryRun: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if statuses[0].Step != 2 {
+			t.Fatalf("a dry run moved the rollout: %+v", statuses[0])
+		}
+	}
+	if prom.count() != n {
+		t.Fatalf("a dry run took %d measurements", prom.count()-n)
+	}
+	if s := d.pass(); prom.count() != n+1 || s.Step != 2 {
+		t.Fatalf("the pass after the plans: %+v, %d measurements", s, prom.count()-n)
+	}
+}
