@@ -7,7 +7,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/converge-dev/converge/cluster"
 	"github.com/converge-dev/converge/rollout/analysis"
+	"github.com/converge-dev/converge/rollout/analysis/job"
 	"github.com/converge-dev/converge/rollout/analysis/prometheus"
 	"github.com/converge-dev/converge/rollout/analysis/web"
 )
@@ -42,16 +44,11 @@ Exit codes: 0 Successful; 1 Failed or Error; 2 bad usage; 4 Inconclusive.`,
 				}
 				loaded = append(loaded, ts...)
 			}
-			var runArgs []analysis.Arg
-			for _, a := range args {
-				name, value, ok := strings.Cut(a, "=")
-				if !ok || name == "" {
-					return usagef("--arg %q: want name=value", a)
-				}
-				runArgs = append(runArgs, analysis.Arg{Name: name, Value: &value})
+			runArgs, err := parseArgs("--arg", args)
+			if err != nil {
+				return err
 			}
-			providers := map[string]analysis.Provider{prometheus.Kind: prometheus.New(), web.Kind: web.New()}
-			run, err := analysis.NewRun(loaded, runArgs, providers)
+			run, err := analysis.NewRun(loaded, runArgs, analysisProviders(nil, ""))
 			if err != nil {
 				return usagef("%s", oneLine(err.Error()))
 			}
@@ -92,6 +89,30 @@ Exit codes: 0 Successful; 1 Failed or Error; 2 bad usage; 4 Inconclusive.`,
 	fl.StringArrayVar(&args, "arg", nil, "a template argument, name=value (repeatable)")
 	fl.BoolVar(&once, "once", false, "take one measurement of each metric and decide on it")
 	return cmd
+}
+
+// parseArgs reads flag's name=value arguments.
+func parseArgs(flag string, values []string) ([]analysis.Arg, error) {
+	var args []analysis.Arg
+	for _, a := range values {
+		name, value, ok := strings.Cut(a, "=")
+		if !ok || name == "" {
+			return nil, usagef("%s %q: want name=value", flag, a)
+		}
+		args = append(args, analysis.Arg{Name: name, Value: &value})
+	}
+	return args, nil
+}
+
+// analysisProviders are the metric providers analyses measure with:
+// prometheus and web, and, given a cluster, job, whose Jobs run in
+// namespace.
+func analysisProviders(c *cluster.Client, namespace string) map[string]analysis.Provider {
+	providers := map[string]analysis.Provider{prometheus.Kind: prometheus.New(), web.Kind: web.New()}
+	if c != nil {
+		providers[job.Kind] = job.New(c.Dynamic(), namespace)
+	}
+	return providers
 }
 
 // printMeasurements prints the measurements taken since the last call.

@@ -17,6 +17,7 @@ import (
 	"github.com/converge-dev/converge/reconcile"
 	"github.com/converge-dev/converge/reconcile/argocd"
 	"github.com/converge-dev/converge/reconcile/flux"
+	"github.com/converge-dev/converge/rollout/analysis"
 	"github.com/converge-dev/converge/source/git"
 )
 
@@ -37,6 +38,7 @@ type appFlags struct {
 	healthOverrides []string
 	noWaitFor       []string
 	remoteBases     []string
+	analysisArgs    []string
 	keys            keyFlags
 	cluster         clusterFlags
 }
@@ -61,6 +63,7 @@ func (f *appFlags) register(fs *pflag.FlagSet, cmd string) {
 	}
 	if cmd != "delete" {
 		f.keys.register(fs)
+		fs.StringArrayVar(&f.analysisArgs, "analysis-arg", nil, "an argument given to every analysis a Rollout runs, name=value, after the Rollout's own (repeatable)")
 	}
 	if cmd == "apply" || cmd == "sync" {
 		fs.BoolVar(&f.wait, "wait", true, "wait until every applied object is healthy")
@@ -80,6 +83,9 @@ type app struct {
 	repoName   string // for messages, without credentials
 	rev        string // the revision asked for, for messages
 	fromFile   bool
+
+	// analysisArgs are --analysis-arg's, given to the rollout engine.
+	analysisArgs []analysis.Arg
 }
 
 // resolve turns the flags into units, before anything touches a cluster.
@@ -97,6 +103,10 @@ func (f *appFlags) resolve(ctx context.Context) (*app, error) {
 	if _, err := health.ParseOverrides(f.healthOverrides...); err != nil {
 		return nil, usagef("--health-override: %v", err)
 	}
+	analysisArgs, err := parseArgs("--analysis-arg", f.analysisArgs)
+	if err != nil {
+		return nil, err
+	}
 	var a *app
 	if f.file != "" {
 		if f.repo != "" || f.path != "" || f.ref != "" || f.owner != "" {
@@ -110,6 +120,7 @@ func (f *appFlags) resolve(ctx context.Context) (*app, error) {
 			return nil, err
 		}
 	}
+	a.analysisArgs = analysisArgs
 	if f.keys.given() {
 		if _, err := f.keys.decryptor(); err != nil {
 			return nil, err

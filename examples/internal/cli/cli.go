@@ -5,13 +5,20 @@
 // the engine's. cmd/converge is its main function; cmd/quickstart and the
 // tests call Main in-process.
 //
+// An Argo Rollouts Rollout among the rendered objects runs without the
+// Rollouts controller: apply and sync step its canary or blue-green
+// strategy through the SDK's rollout engine, over Deployments and
+// Services they apply, and converge rollout status, promote, abort,
+// retry, pause and resume show where it stands and give it commands,
+// as kubectl argo rollouts does.
+//
 //	code := cli.Main(ctx, []string{"plan", "--repo", "./deploy", "--path", "clusters/dev"}, os.Stdout, os.Stderr)
 //
 // # Exit codes
 //
 //	0  success (plan and diff: also when there are changes, unless --exit-code)
 //	1  failure: an object failed to apply or to become healthy, or the
-//	   repository, the path or the cluster could not be read
+//	   repository, the path, the cluster or a rollout could not be read
 //	2  bad usage: an unknown command or flag, a missing or invalid value
 //	3  plan --exit-code or diff --exit-code: there are changes
 //
@@ -74,7 +81,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	if len(args) == 0 {
-		out.errorf("converge: missing command: plan, apply, sync, diff, delete, seal, unseal or analyze (see converge --help)")
+		out.errorf("converge: missing command: plan, apply, sync, diff, delete, seal, unseal, analyze or rollout (see converge --help)")
 		return ExitUsage
 	}
 	cmd, err := root.ExecuteContextC(ctx)
@@ -83,7 +90,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	name := "converge"
 	if cmd != nil && cmd != root {
-		name = "converge " + cmd.Name()
+		name = cmd.CommandPath() // "converge rollout status"
 	}
 	code := ExitFailed
 	var ue *usageError
@@ -146,18 +153,24 @@ revision git rev-parse accepts (HEAD~1, a short hash, origin/main, a tag).
 A remote repository takes a branch, a tag, a semver range, a full commit
 hash or a refs/... name.
 
+Rollouts: an Argo Rollouts Rollout runs without the Rollouts controller
+or its CRDs: apply and sync step its canary or blue-green strategy over
+Deployments and Services they apply (--analysis-arg gives its analyses
+arguments); converge rollout status|promote|abort|retry|pause|resume NAME
+shows it and gives it commands, carried out by the next pass.
+
 Cluster: --kubeconfig, else $KUBECONFIG, else ~/.kube/config; or --local,
 which starts a local control plane (etcd, kube-apiserver,
 kube-controller-manager, kube-scheduler and kwok fake nodes) for the
 command's lifetime.
 
-Exit codes: 0 ok; 1 failed (apply, health, repository, path or cluster);
+Exit codes: 0 ok; 1 failed (apply, health, repository, path, cluster or rollout);
 2 bad usage; 3 changes found (plan and diff with --exit-code).`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usagef("%v", err) })
-	root.AddCommand(newPlan(out), newApply(out), newSync(out), newDiff(out), newDelete(out), newSeal(), newUnseal(), newAnalyze(out))
+	root.AddCommand(newPlan(out), newApply(out), newSync(out), newDiff(out), newDelete(out), newSeal(), newUnseal(), newAnalyze(out), newRollout(out))
 	root.CompletionOptions.HiddenDefaultCmd = false
 	return root
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/converge-dev/converge/cluster"
 	"github.com/converge-dev/converge/health"
 	"github.com/converge-dev/converge/reconcile"
+	"github.com/converge-dev/converge/rollout"
 )
 
 // session is one command's engine on one cluster.
@@ -72,8 +73,12 @@ func open(ctx context.Context, f *appFlags, out *output, live bool) (*session, e
 		s.close()
 		return nil, err
 	}
+	// Rollouts run through the SDK's engine; a job metric's Jobs run in
+	// --namespace.
+	engine := rollout.New(rollout.Options{Providers: analysisProviders(s.client, cmpOr(f.namespace, "default")), Args: a.analysisArgs})
 	s.r, err = reconcile.New(s.client,
 		reconcile.WithSOPS(keys),
+		reconcile.WithRollouts(engine),
 		reconcile.WithFetcher(s.fetcher),
 		reconcile.WithRenderer(s.render),
 		reconcile.WithHealthOverrides(overrides),
