@@ -27,8 +27,8 @@ stringData:
 		},
 		"Data": {
 			reason: "base64 is no encryption",
-			files: map[string]string{"a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: db}\ndata:\n  token: aHVudGVyMg==\n"},
-			want:  []string{"secret-plaintext a.yaml:9:3"},
+			files:  map[string]string{"a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: db}\ndata:\n  token: aHVudGVyMg==\n"},
+			want:   []string{"secret-plaintext a.yaml:9:3"},
 		},
 		"SOPS": {
 			reason: "a SOPS-encrypted Secret carries sops metadata",
@@ -49,28 +49,28 @@ sops:
 		},
 		"Sealed": {
 			reason: "a SealedSecret's encryptedData is ciphertext",
-			files: map[string]string{"s.yaml": "apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata: {name: db}\nspec:\n  encryptedData:\n    password: AgBy3i4OJSWK+PiTySYZZA==\n"},
-			want:  []string{},
+			files:  map[string]string{"s.yaml": "apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata: {name: db}\nspec:\n  encryptedData:\n    password: AgBy3i4OJSWK+PiTySYZZA==\n"},
+			want:   []string{},
 		},
 		"External": {
 			reason: "an ExternalSecret holds references",
-			files: map[string]string{"e.yaml": "apiVersion: external-secrets.io/v1beta1\nkind: ExternalSecret\nmetadata: {name: db}\nspec:\n  data:\n    - secretKey: password\n      remoteRef: {key: db/password}\n"},
-			want:  []string{},
+			files:  map[string]string{"e.yaml": "apiVersion: external-secrets.io/v1beta1\nkind: ExternalSecret\nmetadata: {name: db}\nspec:\n  data:\n    - secretKey: password\n      remoteRef: {key: db/password}\n"},
+			want:   []string{},
 		},
 		"Empty": {
 			reason: "a Secret with no data holds nothing",
-			files: map[string]string{"s.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\ntype: kubernetes.io/service-account-token\n"},
-			want:  []string{},
+			files:  map[string]string{"s.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\ntype: kubernetes.io/service-account-token\n"},
+			want:   []string{},
 		},
 		"Generator": {
 			reason: "secretGenerator literals are plaintext in the kustomization",
-			files: map[string]string{"kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nsecretGenerator:\n  - name: db\n    literals:\n      - password=hunter2\n"},
-			want:  []string{"secret-plaintext kustomization.yaml:6:9"},
+			files:  map[string]string{"kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nsecretGenerator:\n  - name: db\n    literals:\n      - password=hunter2\n"},
+			want:   []string{"secret-plaintext kustomization.yaml:6:9"},
 		},
 		"Disabled": {
 			reason: "the disable annotation turns the rule off for its object",
-			files: map[string]string{"s.yaml": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: demo\n  annotations:\n    check.converge.dev/disable: image-latest, secret-plaintext\nstringData:\n  password: demo-only\n"},
-			want:  []string{},
+			files:  map[string]string{"s.yaml": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: demo\n  annotations:\n    check.converge.dev/disable: image-latest, secret-plaintext\nstringData:\n  password: demo-only\n"},
+			want:   []string{},
 		},
 	}
 	for name, tc := range cases {
