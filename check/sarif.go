@@ -27,20 +27,9 @@ type sarifLog struct {
 }
 
 type sarifRun struct {
-	Tool               sarifTool                `json:"tool"`
-	Results            []sarifResult            `json:"results"`
-	VersionControl     []sarifVersionControl    `json:"versionControlProvenance,omitempty"`
-	Invocations        []sarifInvocation        `json:"invocations,omitempty"`
-	OriginalURIBaseIDs map[string]sarifLocation `json:"originalUriBaseIds,omitempty"`
-}
-
-type sarifLocation struct {
-	URI string `json:"uri"`
-}
-
-type sarifVersionControl struct {
-	RepositoryURI string `json:"repositoryUri"`
-	RevisionID    string `json:"revisionId,omitempty"`
+	Tool        sarifTool         `json:"tool"`
+	Results     []sarifResult     `json:"results"`
+	Invocations []sarifInvocation `json:"invocations,omitempty"`
 }
 
 type sarifInvocation struct {
