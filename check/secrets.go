@@ -71,7 +71,7 @@ func secretFindings(d *Document) []Finding {
 	if len(keys) == 0 {
 		return nil
 	}
-	return []Finding{at(plaintextSecretsMeta, d, line, col, "Secret %s holds %s in plaintext (%s): it is not SOPS-encrypted, sealed or external",
+	return []Finding{at(plaintextSecretsMeta, d, line, col, "%s holds %s in plaintext (%s): it is not SOPS-encrypted, sealed or external",
 		objectString(d.ID()), plural(len(keys), "key"), listKeys(keys))}
 }
 
