@@ -3,7 +3,6 @@ package rollout
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -283,54 +282,6 @@ func (e *Engine) newest(id object.ID, live *State) (st *State, ours bool) {
 	return &c, ours
 }
 
-// trust checks a state read from the cluster before the engine acts on
-// it. The state names pod templates the engine will run, and whoever can
-// write ConfigMaps in the namespace can write it: a revision is trusted
-// only when its template matches its hash and the Deployment the engine
-// applied for it still exists. An old revision awaiting its scale-down
-// that fails the check is dropped (it was going away); a stable or
-// previous one is an error, since running anything else would be a guess.
-func (e *Engine) trust(ctx context.Context, r *Rollout, st *State, live Reader) error {
-	if st.Stable.Hash == "" {
-		if st.Revision != "" || st.Previous != nil || len(st.ScaleDown) > 0 {
-			return errors.New("the state names revisions but no stable one: delete the ConfigMap to start over from the Rollout's revision")
-		}
-		return nil
-	}
-	check := func(what string, rev Revision) error {
-		got, err := RevisionOf(rev.Template)
-		if err != nil || rev.Template == nil || got.Hash != rev.Hash {
-			return fmt.Errorf("the %s revision %q does not match its template", what, rev.Hash)
-		}
-		ws, err := e.opts.Workload.Status(ctx, live, r, rev)
-		if err != nil {
-			return err
-		}
-		if !ws.Found {
-			return fmt.Errorf("the %s revision %s has no workload: delete the ConfigMap to start over from the Rollout's revision", what, rev.Hash)
-		}
-		return nil
-	}
-	if err := check("stable", st.Stable); err != nil {
-		return err
-	}
-	if st.Previous != nil {
-		if err := check("previous", *st.Previous); err != nil {
-			return err
-		}
-	}
-	st.ScaleDown = slices.DeleteFunc(st.ScaleDown, func(sd ScaleDown) bool { return check("old", sd.Revision) != nil })
-	last := len(r.steps())
-	if r.Spec.Strategy.BlueGreen != nil {
-		last = blueGreenPromoting
-	}
-	if st.Step < 0 || st.Step > last {
-		st.Step = 0
-	}
-	st.Weight = min(max(st.Weight, 0), 100)
-	return nil
-}
-
 func (e *Engine) remember(id object.ID, st *State) {
 	e.mu.Lock()
 	e.last[id] = st
@@ -526,95 +477,6 @@ func (p *pass) deadline() bool {
 	}
 	p.abort(fmt.Sprintf("ProgressDeadlineExceeded: revision %s was not available within %s", p.st.Revision, d))
 	return true
-}
-
-// runAnalysis starts or steps the analysis of a, kept in *slot for what.
-// It returns the run's phase once completed, "" while it runs.
-func (p *pass) runAnalysis(ctx context.Context, slot **AnalysisState, what string, a *StepAnalysis) (analysis.Phase, *analysis.Status, error) {
-	templates, err := p.templatesOf(a)
-	if err != nil {
-		return "", nil, err
-	}
-	args := p.argsOf(a)
-	opts := append(slices.Clone(p.e.opts.AnalysisOptions), analysis.WithDryRun(a.DryRun...), analysis.WithMeasurementRetention(a.MeasurementRetention...))
-	run, err := analysis.NewRun(templates, args, p.e.opts.Providers, opts...)
-	if err != nil {
-		return "", nil, fmt.Errorf("%s analysis: %w", what, err)
-	}
-	if *slot != nil && (*slot).For == what {
-		if err := run.Resume((*slot).Run); err != nil {
-			return "", nil, fmt.Errorf("%s analysis: resuming: %w", what, err)
-		}
-	} else {
-		*slot = &AnalysisState{For: what}
-	}
-	s := *slot
-	if !run.Phase().Completed() && !p.now.Before(s.Next) && !p.dryRun {
-		next, err := run.Step(ctx, p.now)
-		if err != nil {
-			return "", nil, fmt.Errorf("%s analysis: %w", what, err)
-		}
-		s.Next = next
-		data, err := run.MarshalJSON()
-		if err != nil {
-			return "", nil, err
-		}
-		s.Run = data
-	}
-	s.Phase = string(run.Phase())
-	status := run.Status()
-	if run.Phase().Completed() {
-		return run.Phase(), &status, nil
-	}
-	p.wait(s.Next)
-	return "", &status, nil
-}
-
-// templatesOf finds the templates a names among the set's.
-func (p *pass) templatesOf(a *StepAnalysis) ([]*analysis.Template, error) {
-	out := make([]*analysis.Template, 0, len(a.Templates))
-	for _, ref := range a.Templates {
-		kind := analysis.KindAnalysisTemplate
-		if ref.ClusterScope {
-			kind = analysis.KindClusterAnalysisTemplate
-		}
-		i := slices.IndexFunc(p.templates, func(t *analysis.Template) bool {
-			k := t.Kind
-			if k == "" {
-				k = analysis.KindAnalysisTemplate
-			}
-			return k == kind && t.Name == ref.TemplateName && (ref.ClusterScope || t.Namespace == "" || t.Namespace == p.r.Namespace)
-		})
-		if i < 0 {
-			return nil, fmt.Errorf("%s %s is not among the rendered objects", kind, ref.TemplateName)
-		}
-		out = append(out, p.templates[i])
-	}
-	return out, nil
-}
-
-// argsOf returns the args of a, then the engine's.
-func (p *pass) argsOf(a *StepAnalysis) []analysis.Arg {
-	var args []analysis.Arg
-	seen := map[string]bool{}
-	for _, arg := range a.Args {
-		v := arg.Value
-		if vf := arg.ValueFrom; vf != nil {
-			if vf.PodTemplateHashValue == "Stable" {
-				v = p.st.Stable.Hash
-			} else {
-				v = p.st.Revision
-			}
-		}
-		args = append(args, analysis.Arg{Name: arg.Name, Value: &v})
-		seen[arg.Name] = true
-	}
-	for _, arg := range p.e.opts.Args {
-		if !seen[arg.Name] {
-			args = append(args, arg)
-		}
-	}
-	return args
 }
 
 // emit adds the pass's objects to out.

@@ -3,7 +3,9 @@ package rollout
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -197,4 +199,52 @@ func ReadState(ctx context.Context, live Reader, namespace, name string) (*LiveS
 		}
 	}
 	return out, nil
+}
+
+// trust checks a state read from the cluster before the engine acts on
+// it. The state names pod templates the engine will run, and whoever can
+// write ConfigMaps in the namespace can write it: a revision is trusted
+// only when its template matches its hash and the Deployment the engine
+// applied for it still exists. An old revision awaiting its scale-down
+// that fails the check is dropped (it was going away); a stable or
+// previous one is an error, since running anything else would be a guess.
+func (e *Engine) trust(ctx context.Context, r *Rollout, st *State, live Reader) error {
+	if st.Stable.Hash == "" {
+		if st.Revision != "" || st.Previous != nil || len(st.ScaleDown) > 0 {
+			return errors.New("the state names revisions but no stable one: delete the ConfigMap to start over from the Rollout's revision")
+		}
+		return nil
+	}
+	check := func(what string, rev Revision) error {
+		got, err := RevisionOf(rev.Template)
+		if err != nil || rev.Template == nil || got.Hash != rev.Hash {
+			return fmt.Errorf("the %s revision %q does not match its template", what, rev.Hash)
+		}
+		ws, err := e.opts.Workload.Status(ctx, live, r, rev)
+		if err != nil {
+			return err
+		}
+		if !ws.Found {
+			return fmt.Errorf("the %s revision %s has no workload: delete the ConfigMap to start over from the Rollout's revision", what, rev.Hash)
+		}
+		return nil
+	}
+	if err := check("stable", st.Stable); err != nil {
+		return err
+	}
+	if st.Previous != nil {
+		if err := check("previous", *st.Previous); err != nil {
+			return err
+		}
+	}
+	st.ScaleDown = slices.DeleteFunc(st.ScaleDown, func(sd ScaleDown) bool { return check("old", sd.Revision) != nil })
+	last := len(r.steps())
+	if r.Spec.Strategy.BlueGreen != nil {
+		last = blueGreenPromoting
+	}
+	if st.Step < 0 || st.Step > last {
+		st.Step = 0
+	}
+	st.Weight = min(max(st.Weight, 0), 100)
+	return nil
 }
