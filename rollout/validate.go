@@ -21,13 +21,8 @@ const maxReplicas = 1 << 20
 
 func (r *Rollout) validate() error {
 	s := &r.Spec
-	for field, raw := range map[string]json.RawMessage{
-		"spec.workloadRef": s.WorkloadRef, "spec.restartAt": s.RestartAt,
-		"spec.rollbackWindow": s.RollbackWindow, "spec.analysis": s.Analysis,
-	} {
-		if present(raw) {
-			return unsupported(field)
-		}
+	if field := firstPresent([]namedRaw{{"spec.workloadRef", s.WorkloadRef}, {"spec.restartAt", s.RestartAt}, {"spec.rollbackWindow", s.RollbackWindow}, {"spec.analysis", s.Analysis}}); field != "" {
+		return unsupported(field)
 	}
 	if s.Replicas != nil && (*s.Replicas < 0 || *s.Replicas > maxReplicas) {
 		return fmt.Errorf("spec.replicas: %d is out of range [0, %d]", *s.Replicas, maxReplicas)
@@ -71,12 +66,8 @@ func present(raw json.RawMessage) bool {
 
 func (c *Canary) validate(r *Rollout) error {
 	const p = "spec.strategy.canary"
-	for field, raw := range map[string]json.RawMessage{
-		p + ".antiAffinity": c.AntiAffinity, p + ".dynamicStableScale": c.DynamicStableScale, p + ".pingPong": c.PingPong,
-	} {
-		if present(raw) {
-			return unsupported(field)
-		}
+	if field := firstPresent([]namedRaw{{p + ".antiAffinity", c.AntiAffinity}, {p + ".dynamicStableScale", c.DynamicStableScale}, {p + ".pingPong", c.PingPong}}); field != "" {
+		return unsupported(field)
 	}
 	if c.CanaryService != "" && c.CanaryService == c.StableService {
 		return fmt.Errorf("%s: canaryService and stableService are both %q", p, c.CanaryService)
@@ -127,12 +118,8 @@ func (c *Canary) validate(r *Rollout) error {
 }
 
 func (st *CanaryStep) validate(p string, routing *TrafficRouting) error {
-	for field, raw := range map[string]json.RawMessage{
-		p + ".experiment": st.Experiment, p + ".setMirrorRoute": st.SetMirrorRoute, p + ".plugin": st.Plugin,
-	} {
-		if present(raw) {
-			return unsupported(field)
-		}
+	if field := firstPresent([]namedRaw{{p + ".experiment", st.Experiment}, {p + ".setMirrorRoute", st.SetMirrorRoute}, {p + ".plugin", st.Plugin}}); field != "" {
+		return unsupported(field)
 	}
 	n := 0
 	if st.SetWeight != nil {
@@ -265,12 +252,8 @@ func (a *StepAnalysis) validate(p string) error {
 }
 
 func (t *TrafficRouting) validate(p string) error {
-	for field, raw := range map[string]json.RawMessage{
-		p + ".alb": t.ALB, p + ".ambassador": t.Ambassador, p + ".appMesh": t.AppMesh, p + ".traefik": t.Traefik, p + ".apisix": t.Apisix,
-	} {
-		if present(raw) {
-			return unsupported(field)
-		}
+	if field := firstPresent([]namedRaw{{p + ".alb", t.ALB}, {p + ".ambassador", t.Ambassador}, {p + ".appMesh", t.AppMesh}, {p + ".traefik", t.Traefik}, {p + ".apisix", t.Apisix}}); field != "" {
+		return unsupported(field)
 	}
 	n := 0
 	if t.Istio != nil {
@@ -317,12 +300,32 @@ func (b *BlueGreen) validate() error {
 			return fmt.Errorf("%s.%s: %d is out of range", p, f.name, *f.v)
 		}
 	}
-	for name, a := range map[string]*StepAnalysis{"prePromotionAnalysis": b.PrePromotionAnalysis, "postPromotionAnalysis": b.PostPromotionAnalysis} {
-		if a != nil {
-			if err := a.validate(p + "." + name); err != nil {
+	for _, f := range []struct {
+		name string
+		a    *StepAnalysis
+	}{{"prePromotionAnalysis", b.PrePromotionAnalysis}, {"postPromotionAnalysis", b.PostPromotionAnalysis}} {
+		if f.a != nil {
+			if err := f.a.validate(p + "." + f.name); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// namedRaw is a field converge refuses, by its path.
+type namedRaw struct {
+	field string
+	raw   json.RawMessage
+}
+
+// firstPresent returns the path of the first field set, in order, so that
+// the error names the same one every time.
+func firstPresent(fields []namedRaw) string {
+	for _, f := range fields {
+		if present(f.raw) {
+			return f.field
+		}
+	}
+	return ""
 }
