@@ -23,6 +23,13 @@
 // flux-prune-off, flux-suspended, flux-no-health-checks,
 // flux-interval-too-long, layout-environments and yaml-invalid.
 //
+// [SecretHistory] ("secret-history") reads a Git repository's history
+// (open one with [OpenRepository]) for plaintext Secrets that any commit
+// added, removed since or not, within [HistoryOptions] bounds:
+//
+//	repo, err := check.OpenRepository(dir)
+//	rules = append(rules, check.SecretHistory(repo, check.DefaultHistoryOptions()))
+//
 // # Turning rules off
 //
 // [Options].Disabled turns rules off by ID for a whole run; the

@@ -31,7 +31,9 @@ type Meta struct {
 // for concurrent use on different targets. Findings must never hold a
 // secret value: name keys, files and lines, never what they hold. An
 // error means the rule could not check (not that it found something);
-// [Run] records it as a note and goes on with the other rules.
+// [Run] records it as a note and goes on with the other rules. A rule
+// that a bound stopped part way returns its findings with an
+// [*IncompleteError], whose notes Run adds to the report.
 type Rule interface {
 	// Meta returns the rule's description; it must not change.
 	Meta() Meta

@@ -3,6 +3,7 @@ package check
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -101,7 +102,13 @@ func Run(ctx context.Context, t *Target, rules []Rule, opts Options) (*Report, e
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return nil, ctxErr
 		}
-		if err != nil {
+		var incomplete *IncompleteError
+		switch {
+		case errors.As(err, &incomplete):
+			for _, n := range incomplete.Notes {
+				rep.Notes = append(rep.Notes, redact(fmt.Sprintf("rule %s: %s", m.ID, n)))
+			}
+		case err != nil:
 			rep.Notes = append(rep.Notes, redact(fmt.Sprintf("rule %s did not finish: %v", m.ID, err)))
 		}
 		for _, f := range found {

@@ -30,22 +30,30 @@ func plaintextSecrets(ctx context.Context, t *Target) ([]Finding, error) {
 	files, err := t.Files(ctx)
 	var out []Finding
 	for _, f := range files {
-		if len(f.Docs) == 0 || sops.IsEncrypted(f.Data, sops.FormatYAML) {
-			continue
-		}
-		for _, d := range f.Docs {
-			if lookup(d.Root, "sops") != nil {
-				continue
-			}
-			switch {
-			case d.Kind == "Secret" && d.APIVersion == "v1":
-				out = append(out, secretFindings(d)...)
-			case d.Kind == "Kustomization" && strings.HasPrefix(d.APIVersion, "kustomize.config.k8s.io/"):
-				out = append(out, generatorFindings(d)...)
-			}
-		}
+		out = append(out, plaintextSecretFindings(f)...)
 	}
 	return out, err
+}
+
+// plaintextSecretFindings returns the secret-plaintext findings of one
+// file: the snapshot's files here, the history's blobs in history.go.
+func plaintextSecretFindings(f *File) []Finding {
+	if len(f.Docs) == 0 || sops.IsEncrypted(f.Data, sops.FormatYAML) {
+		return nil
+	}
+	var out []Finding
+	for _, d := range f.Docs {
+		if lookup(d.Root, "sops") != nil {
+			continue
+		}
+		switch {
+		case d.Kind == "Secret" && d.APIVersion == "v1":
+			out = append(out, secretFindings(d)...)
+		case d.Kind == "Kustomization" && strings.HasPrefix(d.APIVersion, "kustomize.config.k8s.io/"):
+			out = append(out, generatorFindings(d)...)
+		}
+	}
+	return out
 }
 
 func secretFindings(d *Document) []Finding {
