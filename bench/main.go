@@ -37,6 +37,7 @@ var comparisons = []comparison{
 	sopsComparison,
 	sealedComparison,
 	analysisComparison,
+	analysisConditionsComparison,
 }
 
 // result is one BENCH line.

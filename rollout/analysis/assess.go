@@ -131,8 +131,8 @@ func (r *Run) measure(ctx context.Context, m *metricDef, now time.Time) (Measure
 	}
 	switch res.Phase {
 	case "":
-		phase, err := m.cond.Evaluate(ctx, res.Value)
-		ms.Phase = phase
+		v, err := m.cond.Decide(ctx, res.Value)
+		ms.Phase, ms.Message = v.Phase, r.bound(v.Message)
 		if err != nil {
 			ms.Phase, ms.Message = PhaseError, r.bound(err.Error())
 		}

@@ -72,6 +72,9 @@ func (l EvalLimits) orDefault() EvalLimits {
 type Conditions struct {
 	success, failure string
 	limits           EvalLimits
+	// nonFiniteOK is set when the condition that decides success
+	// mentions isNaN or isInf: then a non-finite value may pass.
+	nonFiniteOK bool
 
 	mu sync.Mutex
 	// programs are compiled per type of result, because Rollouts
@@ -91,7 +94,8 @@ const maxPrograms = 16
 // CompileConditions checks both conditions (either may be empty) so that
 // one that does not compile is an error before the first measurement.
 func CompileConditions(success, failure string, limits EvalLimits) (*Conditions, error) {
-	c := &Conditions{success: success, failure: failure, limits: limits.orDefault(), programs: map[programKey]*vm.Program{}}
+	c := &Conditions{success: success, failure: failure, limits: limits.orDefault(), programs: map[programKey]*vm.Program{},
+		nonFiniteOK: handlesNonFinite(success, failure)}
 	if success != "" {
 		if err := checkCondition(success, c.limits); err != nil {
 			return nil, fmt.Errorf("successCondition: %w: %w", ErrCondition, err)
@@ -105,16 +109,57 @@ func CompileConditions(success, failure string, limits EvalLimits) (*Conditions,
 	return c, nil
 }
 
+// Verdict is the phase a metric's conditions decide for one result.
+type Verdict struct {
+	// Phase is the measurement's phase.
+	Phase Phase
+	// Message says why the phase is not the one Argo Rollouts would
+	// decide: which value of the result was not finite. It is empty
+	// otherwise (an Error's cause is the error [Conditions.Decide]
+	// returns).
+	Message string
+}
+
 // Evaluate decides a measurement's phase from its result, as Argo
 // Rollouts' evaluate.EvaluateResult does: with neither condition
 // Successful; a true failure condition Failed; without a failure
 // condition, a false success condition Failed; without a success
 // condition, a false failure condition Successful; with both and neither
 // true Inconclusive. A condition that errors, or is not a bool, is
-// PhaseError with the error. It never panics and its cost is bounded by
-// the [EvalLimits]; when ctx ends, the evaluation stops with an Error.
+// PhaseError with the error; the error is non-nil exactly then. It never
+// panics and its cost is bounded by the [EvalLimits]; when ctx ends, the
+// evaluation stops with an Error.
+//
+// Stricter than Rollouts: a result holding a NaN or ±Inf (a float64
+// result, or an element of a vector, slice or map) that would be
+// Successful is Inconclusive, unless the condition that decides success
+// (the successCondition, or without one the failureCondition) mentions
+// isNaN or isInf. Failed stays Failed. [Conditions.Decide] says which
+// value it was.
 func (c *Conditions) Evaluate(ctx context.Context, result any) (Phase, error) {
+	v, err := c.Decide(ctx, result)
+	return v.Phase, err
+}
+
+// Decide is [Conditions.Evaluate] with the reason for a phase that
+// differs from Rollouts'. The error is non-nil exactly when the phase is
+// PhaseError.
+func (c *Conditions) Decide(ctx context.Context, result any) (Verdict, error) {
 	result = valueFromPointer(result)
+	phase, err := c.decide(ctx, result)
+	if err != nil {
+		return Verdict{Phase: PhaseError}, err
+	}
+	if phase == PhaseSuccessful && !c.nonFiniteOK {
+		if path, v, found := findNonFinite(result); found {
+			return Verdict{Phase: PhaseInconclusive, Message: nonFiniteMessage(path, v)}, nil
+		}
+	}
+	return Verdict{Phase: phase}, nil
+}
+
+// decide is Rollouts' evaluate.EvaluateResult.
+func (c *Conditions) decide(ctx context.Context, result any) (Phase, error) {
 	if n := countElements(result, c.limits.MaxResultElements); n > c.limits.MaxResultElements {
 		return PhaseError, fmt.Errorf("result has more than %d values", c.limits.MaxResultElements)
 	}

@@ -25,7 +25,7 @@ func TestConditionsEvaluate(t *testing.T) {
 		"vector low":                   {"result[0] >= 0.95", "", []float64{0.5}, PhaseFailed, "success false without failureCondition is Failed"},
 		"empty vector":                 {"result[0] >= 0.95", "", []float64{}, PhaseError, "index out of range"},
 		"NaN sample":                   {"result[0] >= 0.95", "", []float64{nan}, PhaseFailed, "NaN compares false"},
-		"+Inf sample":                  {"result[0] >= 0.95", "", []float64{inf}, PhaseSuccessful, "+Inf >= 0.95, as in Rollouts"},
+		"+Inf sample":                  {"result[0] >= 0.95", "", []float64{inf}, PhaseInconclusive, "Rollouts: Successful, as +Inf >= 0.95; stricter here"},
 		"+Inf guarded":                 {"!isInf(result[0]) && result[0] >= 0.95", "", []float64{inf}, PhaseFailed, ""},
 		"string result":                {"result[0] >= 0.95", "", "abc", PhaseError, "Rollouts compiles against a string: mismatched types"},
 		"matrix result":                {"result[0] >= 0.95", "", [][]float64{{1}}, PhaseError, "mismatched types"},
@@ -58,7 +58,7 @@ func TestConditionsEvaluate(t *testing.T) {
 		"int from Go":                  {"result >= 1", "", 3, PhaseSuccessful, ""},
 		"all builtin":                  {"all(result, # > 0.5)", "", []float64{0.6, 0.9}, PhaseSuccessful, ""},
 		"failure on error":             {"result[0] > 0", "result[1] > 0", []float64{1}, PhaseError, "a failing failureCondition is an Error"},
-		"runtime division":             {"1 / result > 0", "", 0.0, PhaseSuccessful, "+Inf"},
+		"runtime division":             {"1 / result > 0", "", 0.0, PhaseSuccessful, "+Inf computed, but the result is finite"},
 		"condition with isNaN guarded": {"!isNaN(result[0]) && result[0] <= 500", "", []float64{nan}, PhaseFailed, ""},
 	}
 	for name, tc := range cases {
@@ -68,6 +68,70 @@ func TestConditionsEvaluate(t *testing.T) {
 			got, err := c.Evaluate(context.Background(), tc.result)
 			assert.Equal(t, tc.want, got, tc.reason)
 			assert.Equal(t, got == PhaseError, err != nil, "an error exactly when Error: %v", err)
+		})
+	}
+}
+
+// A result holding a NaN or ±Inf is never Successful unless the
+// condition that decides success mentions isNaN or isInf; Failed stays
+// Failed.
+func TestConditionsNonFinite(t *testing.T) {
+	nan, inf, ninf := math.NaN(), math.Inf(1), math.Inf(-1)
+	cases := map[string]struct {
+		success, failure string
+		result           any
+		want             Phase
+		message          string // a part of the verdict's message; "" for none
+		reason           string
+	}{
+		"+Inf scalar":               {"result >= 0.95", "", inf, PhaseInconclusive, "result is +Inf, not a finite number", "Rollouts: Successful"},
+		"-Inf scalar":               {"result <= 500", "", ninf, PhaseInconclusive, "result is -Inf", "a latency below the bound, in Rollouts"},
+		"NaN scalar, failure only":  {"", "result > 0.05", nan, PhaseInconclusive, "result is NaN", "NaN > 0.05 is false: Rollouts says Successful"},
+		"NaN scalar, no conditions": {"", "", nan, PhaseInconclusive, "result is NaN", "Rollouts: Successful whatever the result"},
+		"+Inf vector":               {"result[0] >= 0.95", "", []float64{inf}, PhaseInconclusive, "result[0] is +Inf", ""},
+		"-Inf second sample":        {"result[0] <= 500", "", []float64{1, ninf}, PhaseInconclusive, "result[1] is -Inf", "any element, not only the one the condition reads"},
+		"NaN vector, failure only":  {"", "result[0] > 0.05", []float64{nan}, PhaseInconclusive, "result[0] is NaN", ""},
+		"NaN vector, len":           {"len(result) > 0", "", []float64{0.5, nan}, PhaseInconclusive, "result[1] is NaN", ""},
+		"+Inf in JSON list":         {"len(result) == 2", "", []any{1.0, inf}, PhaseInconclusive, "result[1] is +Inf", ""},
+		"NaN in a map":              {"result.ok", "", map[string]any{"ok": true, "rate": nan}, PhaseInconclusive, `result["rate"] is NaN`, ""},
+		"float32 +Inf":              {"len(result) > 0", "", []float32{float32(inf)}, PhaseInconclusive, "result[0] is +Inf", ""},
+		"pointer to +Inf":           {"result > 0", "", &inf, PhaseInconclusive, "result is +Inf", "pointers are dereferenced"},
+		"both conditions":           {"result[0] > 0.9", "result[0] < 0.1", []float64{inf}, PhaseInconclusive, "result[0] is +Inf", ""},
+
+		"NaN Failed stays Failed":          {"result[0] >= 0.95", "", []float64{nan}, PhaseFailed, "", "NaN compares false"},
+		"-Inf Failed stays Failed":         {"result[0] >= 0.95", "", []float64{ninf}, PhaseFailed, "", ""},
+		"+Inf failure true":                {"", "result[0] > 0.05", []float64{inf}, PhaseFailed, "", ""},
+		"NaN neither: Inconclusive anyway": {"result[0] > 0.9", "result[0] < 0.1", []float64{nan}, PhaseInconclusive, "", "Rollouts' own Inconclusive, no message"},
+		"error stays Error":                {"result[1] > 0", "", []float64{inf}, PhaseError, "", ""},
+
+		"isNaN in the successCondition":          {"isNaN(result)", "", nan, PhaseSuccessful, "", "the author handles NaN"},
+		"isNaN guard keeps Rollouts' meaning":    {"isNaN(result[0]) || result[0] >= 0.95", "", []float64{nan}, PhaseSuccessful, "", ""},
+		"isInf in the successCondition":          {"isInf(result[0]) || result[0] >= 0.95", "", []float64{ninf}, PhaseSuccessful, "", ""},
+		"isInf guard on +Inf":                    {"!isInf(result[0]) && result[0] >= 0.95", "", []float64{inf}, PhaseFailed, "", ""},
+		"isNaN, other sample +Inf":               {"!isNaN(result[0]) && result[0] >= 0.95", "", []float64{0.97, inf}, PhaseSuccessful, "", "the author chose to check; Rollouts' meaning"},
+		"isNaN in the failureCondition only":     {"", "!isNaN(result) && result > 0.05", nan, PhaseSuccessful, "", "without a successCondition the failureCondition decides success"},
+		"isNaN in failure, success decides":      {"result >= 0.95", "isNaN(result)", inf, PhaseInconclusive, "result is +Inf", "with a successCondition, it decides"},
+		"isNaN in a string is not a mention":     {`result[0] >= 0.95 && "isNaN" != ""`, "", []float64{inf}, PhaseInconclusive, "result[0] is +Inf", ""},
+		"finite results are untouched":           {"result[0] >= 0.95", "", []float64{0.97, 1e308}, PhaseSuccessful, "", ""},
+		"a computed +Inf is not the result's":    {"1 / result[0] > 0", "", []float64{0}, PhaseSuccessful, "", ""},
+		"a string result is not a number":        {`result == "NaN"`, "", "NaN", PhaseSuccessful, "", ""},
+		"default on nil is finite":               {"default(result, 0) == 0", "", nil, PhaseSuccessful, "", ""},
+		"isNaN of a vector is an error, as ever": {"isNaN(result)", "", []float64{nan}, PhaseError, "", ""},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			c, err := CompileConditions(tc.success, tc.failure, DefaultEvalLimits())
+			require.NoError(t, err)
+			v, err := c.Decide(context.Background(), tc.result)
+			assert.Equal(t, tc.want, v.Phase, tc.reason)
+			assert.Equal(t, v.Phase == PhaseError, err != nil, "an error exactly when Error: %v", err)
+			if tc.message == "" {
+				assert.Empty(t, v.Message)
+			} else {
+				assert.Contains(t, v.Message, tc.message)
+			}
+			phase, _ := c.Evaluate(context.Background(), tc.result)
+			assert.Equal(t, v.Phase, phase, "Evaluate and Decide agree")
 		})
 	}
 }

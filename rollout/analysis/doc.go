@@ -40,7 +40,10 @@
 // reached (or its consecutiveSuccessLimit), the run the worst of its
 // metrics in Rollouts' order, a dry-run metric never deciding it, a run
 // that one metric ends stopping the others (Successful, as a terminated
-// run's running metrics are).
+// run's running metrics are). As Rollouts' first reconciliation sets the
+// run's start only after measuring, a metric with an initialDelay of 0s
+// is measured in the first Step after the others have been assessed, and
+// not at all when they ended the run.
 //
 // # Where this package is stricter than Rollouts
 //
@@ -51,6 +54,15 @@
 //     value is masked as "*****" in every message and value recorded.
 //   - valueFrom.fieldRef and spec.templates are refused by name.
 //   - A measurement is due at, not just after, its time.
+//   - A result holding a NaN or ±Inf (a float64 result, or an element of
+//     a vector, slice or map) is never Successful: where the conditions
+//     would pass it (`result[0] >= 0.95` on +Inf, a failureCondition
+//     `result[0] > 0.05` on the NaN of 0/0, no conditions at all), the
+//     measurement is Inconclusive, its message naming the value
+//     ("result[0] is +Inf, ..."). A condition that decides success (the
+//     successCondition, or without one the failureCondition) and mentions
+//     isNaN or isInf handles such values on purpose, and keeps Rollouts'
+//     meaning. Failed stays Failed.
 //
 // # Cost of a condition
 //

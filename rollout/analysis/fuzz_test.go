@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -70,7 +71,12 @@ func FuzzLoadTemplates(f *testing.F) {
 }
 
 // FuzzEvaluate: an arbitrary condition on an arbitrary result is an error
-// at compile time or a completed phase, never a panic, in bounded time.
+// at compile time or a completed phase, never a panic, in bounded time;
+// and never Successful on a result holding a NaN or ±Inf unless the
+// condition mentions isNaN or isInf. Bits 0x10, 0x20 and 0x40 of shape
+// put a NaN, +Inf or -Inf into the result (as the scalar, or appended to
+// a vector or JSON list, or under key "x" of a JSON object); 0x80 puts it
+// first.
 func FuzzEvaluate(f *testing.F) {
 	seeds := []struct {
 		cond, result string
@@ -91,6 +97,18 @@ func FuzzEvaluate(f *testing.F) {
 		{"result ?? 1", "null", 2},
 		{"isInf(result)", "1e308", 1},
 		{"1 / 0 > result", "0", 1},
+		{"result[0] >= 0.95", "[0.97]", 0x20 | 0x80},
+		{"result[0] <= 500", "[1]", 0x40},
+		{"result >= 0.95", "1", 0x21},
+		{"result <= 500", "1", 0x41},
+		{"result[0] >= 0.95", "[0.97]", 0x10},
+		{"len(result) > 0", "[]", 0x10},
+		{"all(result, # >= 0)", "[1, 2]", 0x20},
+		{"!isNaN(result) && result > 0.5", "1", 0x31},
+		{"isInf(result[0]) || result[0] > 0", "[1]", 0xc0},
+		{"result.ok", `{"ok": true}`, 0x22},
+		{"len(result) == 2", `[1]`, 0x13},
+		{"true", "1", 0x11},
 	}
 	for _, s := range seeds {
 		f.Add(s.cond, s.result, s.shape)
@@ -100,6 +118,18 @@ func FuzzEvaluate(f *testing.F) {
 		if err := json.Unmarshal([]byte(resultJSON), &decoded); err != nil {
 			decoded = resultJSON // a string result, as a web provider's text
 		}
+		bad, inject := 0.0, true
+		switch {
+		case shape&0x10 != 0:
+			bad = math.NaN()
+		case shape&0x20 != 0:
+			bad = math.Inf(1)
+		case shape&0x40 != 0:
+			bad = math.Inf(-1)
+		default:
+			inject = false
+		}
+		first := shape&0x80 != 0
 		var result any
 		switch shape % 4 {
 		case 0: // a Prometheus vector
@@ -111,14 +141,34 @@ func FuzzEvaluate(f *testing.F) {
 					}
 				}
 			}
+			if inject {
+				if first {
+					v = append([]float64{bad}, v...)
+				} else {
+					v = append(v, bad)
+				}
+			}
 			result = v
 		case 1: // a Prometheus scalar
 			x, _ := decoded.(float64)
-			if shape&0x10 != 0 {
-				x = math.NaN()
+			if inject {
+				x = bad
 			}
 			result = x
 		default: // decoded JSON, as the web provider binds it
+			switch d := decoded.(type) {
+			case []any:
+				if inject && first {
+					d = append([]any{bad}, d...)
+				} else if inject {
+					d = append(d, bad)
+				}
+				decoded = d
+			case map[string]any:
+				if inject {
+					d["x"] = bad
+				}
+			}
 			result = decoded
 		}
 		c, err := CompileConditions(cond, "", DefaultEvalLimits())
@@ -139,7 +189,41 @@ func FuzzEvaluate(f *testing.F) {
 		if (phase == PhaseError) != (err != nil) {
 			t.Fatalf("phase %s with error %v", phase, err)
 		}
+		if phase == PhaseSuccessful && holdsNonFinite(result, 0) && !strings.Contains(cond, "isNaN") && !strings.Contains(cond, "isInf") {
+			t.Fatalf("%q on %#v is Successful, with a value that is not finite", cond, result)
+		}
 	})
+}
+
+// holdsNonFinite is the test's own search for a NaN or ±Inf in the
+// shapes FuzzEvaluate makes.
+func holdsNonFinite(v any, depth int) bool {
+	if depth > 100 {
+		return false
+	}
+	switch v := v.(type) {
+	case float64:
+		return math.IsNaN(v) || math.IsInf(v, 0)
+	case []float64:
+		for _, f := range v {
+			if holdsNonFinite(f, depth+1) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range v {
+			if holdsNonFinite(e, depth+1) {
+				return true
+			}
+		}
+	case map[string]any:
+		for _, e := range v {
+			if holdsNonFinite(e, depth+1) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // FuzzResume: arbitrary state is restored or refused with ErrState; a

@@ -325,7 +325,11 @@ func (r *Run) Stop(now time.Time) {
 // after the previous measurement's end plus the interval
 // ([ErrorRetryInterval] after an Error), or, for the first, the run's
 // start (its first Step) plus initialDelay. Measurements are taken one
-// after another in the metrics' order, each with ctx.
+// after another in the metrics' order, each with ctx. As in Rollouts,
+// whose first reconciliation sets the start after measuring, a metric
+// with an initialDelay of 0s is measured in the first Step only once the
+// others have been measured and assessed, and not at all when one of them
+// ended the run.
 //
 // Step returns an error only when ctx ends; the measurement it
 // interrupted is not recorded, so it is taken again later. Everything
@@ -336,7 +340,8 @@ func (r *Run) Step(ctx context.Context, now time.Time) (time.Time, error) {
 		return time.Time{}, nil
 	}
 	r.stepped = true
-	if r.status.StartedAt == nil {
+	first := r.status.StartedAt == nil
+	if first {
 		t := now
 		r.status.StartedAt = &t
 	}
@@ -351,21 +356,20 @@ func (r *Run) Step(ctx context.Context, now time.Time) (time.Time, error) {
 	}
 	terminating := r.isTerminating()
 	if !terminating {
-		for i, m := range r.metrics {
-			if err := ctx.Err(); err != nil {
-				return time.Time{}, err
-			}
-			if !r.due(i, now) {
-				continue
-			}
-			ms, err := r.measure(ctx, m, now)
-			if err != nil {
-				return time.Time{}, err
-			}
-			r.record(i, ms)
+		if err := r.measureDue(ctx, now, first); err != nil {
+			return time.Time{}, err
 		}
 	}
 	r.assess(now, terminating)
+	if first && !terminating && !r.status.Phase.Completed() && !r.isTerminating() {
+		// Rollouts sets startedAt in its first reconciliation, after
+		// measuring, so a metric with an initialDelay waits for the next
+		// one, which comes at once for an initialDelay of 0s.
+		if err := r.measureDue(ctx, now, false); err != nil {
+			return time.Time{}, err
+		}
+		r.assess(now, false)
+	}
 	if !r.status.Phase.Completed() && !terminating && r.isTerminating() {
 		// Rollouts reconciles again at once when a metric ends the run.
 		r.assess(now, true)
@@ -375,6 +379,25 @@ func (r *Run) Step(ctx context.Context, now time.Time) (time.Time, error) {
 		return time.Time{}, nil
 	}
 	return r.next(now), nil
+}
+
+// measureDue takes the measurements due at now, in the metrics' order.
+// In the run's first step, a metric with an initialDelay is not due.
+func (r *Run) measureDue(ctx context.Context, now time.Time, first bool) error {
+	for i, m := range r.metrics {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if (first && m.hasInitialDelay) || !r.due(i, now) {
+			continue
+		}
+		ms, err := r.measure(ctx, m, now)
+		if err != nil {
+			return err
+		}
+		r.record(i, ms)
+	}
+	return nil
 }
 
 func (r *Run) finish(now time.Time, phase Phase, msg string) {

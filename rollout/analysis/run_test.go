@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"context"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -113,6 +114,29 @@ func TestRunAssessment(t *testing.T) {
 			replies: []reply{{v: "<html>"}},
 			want:    PhaseError, taken: 1,
 		},
+		"+Inf sample is Inconclusive, not Successful": {
+			reason:  "Rollouts: Successful (+Inf >= 0.95); stricter here",
+			fields:  "count: 3\n    interval: 10s\n    successCondition: result[0] >= 0.95",
+			replies: []reply{ok(1), {v: []float64{math.Inf(1)}}},
+			want:    PhaseInconclusive, taken: 2,
+			message: `Metric "m" assessed Inconclusive due to inconclusive (1) > inconclusiveLimit (0): "Error Message: result[0] is +Inf, not a finite number: Inconclusive, not Successful, since the condition does not check isNaN or isInf"`,
+			wantCounter: func(t *testing.T, m MetricStatus) {
+				assert.Equal(t, int32(1), m.Inconclusive)
+				assert.Contains(t, m.Measurements[1].Message, "result[0] is +Inf")
+				assert.Equal(t, "[1]", m.Measurements[0].Value)
+			},
+		},
+		"NaN error rate with a failureCondition is Inconclusive": {
+			reason:  "no traffic: 0/0; Rollouts: Successful",
+			fields:  "count: 3\n    interval: 10s\n    inconclusiveLimit: 1\n    failureCondition: result[0] > 0.05",
+			replies: []reply{{v: []float64{math.NaN()}}},
+			want:    PhaseInconclusive, taken: 2,
+		},
+		"NaN handled with isNaN keeps Rollouts' meaning": {
+			fields:  "count: 2\n    interval: 10s\n    successCondition: isNaN(result[0]) || result[0] >= 0.95",
+			replies: []reply{{v: []float64{math.NaN()}}},
+			want:    PhaseSuccessful, taken: 2,
+		},
 		"no conditions: Successful": {
 			fields:  "count: 2\n    interval: 10s",
 			replies: []reply{ok(0)},
@@ -220,6 +244,7 @@ func TestRunSeveralMetrics(t *testing.T) {
 		wantA      Phase
 		wantB      Phase
 		takenB     int
+		steps      int // when not 0, the steps the run takes
 		dryRunOpts []Option
 	}{
 		"a failed dry-run metric does not fail the run": {
@@ -247,6 +272,19 @@ func TestRunSeveralMetrics(t *testing.T) {
 			ra:   []reply{fail("down")}, rb: []reply{ok(0.5)},
 			want: PhaseError, wantA: PhaseError, wantB: PhaseInconclusive, takenB: 1,
 		},
+		"an initialDelay of 0s is measured in the first step": {
+			spec: two("successCondition: result[0] > 0.5", "initialDelay: 0s\n    successCondition: result[0] > 0.5"),
+			ra:   []reply{ok(1)}, rb: []reply{ok(1)},
+			want: PhaseSuccessful, wantA: PhaseSuccessful, wantB: PhaseSuccessful, takenB: 1, steps: 1,
+		},
+		"an initialDelay of 0s waits for the others in the first step, as in Rollouts": {
+			// Rollouts' first reconciliation sets startedAt after
+			// measuring: a metric with an initialDelay is measured in the
+			// next one, which never comes when a metric ended the run.
+			spec: two("successCondition: result[0] > 0.9\n    failureCondition: result[0] < 0.1", "initialDelay: 0s\n    successCondition: result[0] > 0.5"),
+			ra:   []reply{ok(0.5)}, rb: []reply{ok(0)},
+			want: PhaseInconclusive, wantA: PhaseInconclusive, wantB: PhasePending, takenB: 0, steps: 1,
+		},
 		"a metric waiting for its initialDelay keeps the run Running": {
 			spec: two("successCondition: result[0] > 0.5", "initialDelay: 5m\n    successCondition: result[0] > 0.5"),
 			ra:   []reply{ok(1)}, rb: []reply{ok(1)},
@@ -259,7 +297,10 @@ func TestRunSeveralMetrics(t *testing.T) {
 			pa, pb, _, sb := byMetric(tc.ra, tc.rb)
 			r, err := NewRun(ts, nil, map[string]Provider{"prometheus": pa, "web": pb}, tc.dryRunOpts...)
 			require.NoError(t, err)
-			drive(t, r, t0, nil)
+			steps := drive(t, r, t0, nil)
+			if tc.steps != 0 {
+				assert.Len(t, steps, tc.steps)
+			}
 			st := r.Status()
 			assert.Equal(t, tc.want, st.Phase)
 			assert.Equal(t, tc.wantA, st.Metrics[0].Phase)

@@ -56,7 +56,9 @@ type MetricStatus struct {
 type Measurement struct {
 	// Phase is the measurement's verdict.
 	Phase Phase `json:"phase"`
-	// Message is the error of an Error measurement.
+	// Message is the error of an Error measurement, or why one is
+	// Inconclusive where Rollouts would say Successful (a value that is
+	// not finite).
 	Message string `json:"message,omitempty"`
 	// Value is the result as text ([Result].Text, or its JSON).
 	Value string `json:"value,omitempty"`

@@ -12,6 +12,8 @@ import (
 	analysisutil "github.com/argoproj/argo-rollouts/utils/analysis"
 	"github.com/argoproj/argo-rollouts/utils/evaluate"
 	templateutil "github.com/argoproj/argo-rollouts/utils/template"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/parser"
 	"github.com/sirupsen/logrus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -34,6 +36,10 @@ func corpus() map[string]evalCase {
 		"empty vector": []float64{},
 		"NaN vector":   []float64{nan},
 		"Inf vector":   []float64{inf},
+		"-Inf vector":  []float64{math.Inf(-1)},
+		"Inf second":   []float64{0.97, inf},
+		"-Inf scalar":  math.Inf(-1),
+		"Inf in list":  []any{1.0, inf},
 		"scalar":       0.97,
 		"NaN scalar":   nan,
 		"Inf scalar":   inf,
@@ -76,6 +82,12 @@ func corpus() map[string]evalCase {
 		{"1 / result > 0", ""},
 		{"result[0] in [0.97, 1]", ""},
 		{"result matches \"a.c\"", ""},
+		{"", "result[0] > 0.05"},
+		{"", "result > 0.05"},
+		{"", "!isNaN(result) && result > 0.05"},
+		{"isNaN(result[0]) || result[0] >= 0.95", ""},
+		{"result <= 500", ""},
+		{"result >= 0.95", "isNaN(result)"},
 	}
 	out := map[string]evalCase{}
 	for rn, r := range results {
@@ -101,32 +113,134 @@ func ours(c evalCase) (analysis.Phase, error) {
 	return conds.Evaluate(context.Background(), c.result)
 }
 
+// stricter is the phase converge decides where it is deliberately
+// stricter than Rollouts, which decided want: a result holding a NaN or
+// ±Inf that Rollouts passes is Inconclusive, unless the condition that
+// decides success (the successCondition, or without one the
+// failureCondition) mentions isNaN or isInf. ok is false where converge
+// must agree with Rollouts.
+func stricter(c evalCase, want v1alpha1.AnalysisPhase) (analysis.Phase, bool) {
+	decides := c.success
+	if decides == "" {
+		decides = c.failure
+	}
+	if want == v1alpha1.AnalysisPhaseSuccessful && holdsNonFinite(c.result, 0) && !mentionsNonFiniteCheck(decides) {
+		return analysis.PhaseInconclusive, true
+	}
+	return "", false
+}
+
+// mentionsNonFiniteCheck reports whether a condition names isNaN or
+// isInf (an identifier, not text in a string).
+func mentionsNonFiniteCheck(condition string) bool {
+	tree, err := parser.Parse(condition)
+	if err != nil {
+		return false
+	}
+	return ast.Find(tree.Node, func(n ast.Node) bool {
+		id, ok := n.(*ast.IdentifierNode)
+		return ok && (id.Value == "isNaN" || id.Value == "isInf")
+	}) != nil
+}
+
+// holdsNonFinite finds a NaN or ±Inf in the shapes the corpus and the
+// fuzzer make.
+func holdsNonFinite(v any, depth int) bool {
+	if depth > 100 {
+		return false
+	}
+	switch v := v.(type) {
+	case float64:
+		return math.IsNaN(v) || math.IsInf(v, 0)
+	case []float64:
+		for _, f := range v {
+			if math.IsNaN(f) || math.IsInf(f, 0) {
+				return true
+			}
+		}
+	case [][]float64:
+		for _, e := range v {
+			if holdsNonFinite(e, depth+1) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range v {
+			if holdsNonFinite(e, depth+1) {
+				return true
+			}
+		}
+	case map[string]any:
+		for _, e := range v {
+			if holdsNonFinite(e, depth+1) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // TestEvaluateMatchesRollouts: every condition of the corpus on every
-// result decides the same phase as Argo Rollouts' evaluate.EvaluateResult.
+// result decides the same phase as Argo Rollouts' evaluate.EvaluateResult,
+// but where converge is stricter on purpose; there it decides the
+// stricter phase and says which value was not finite.
 func TestEvaluateMatchesRollouts(t *testing.T) {
+	strict := 0
 	for name, c := range corpus() {
 		t.Run(name, func(t *testing.T) {
 			want, wantErr := rollouts(c)
-			got, gotErr := ours(c)
-			assert.Equal(t, string(want), string(got), "rollouts err: %v; ours: %v", wantErr, gotErr)
+			conds, err := analysis.CompileConditions(c.success, c.failure, analysis.DefaultEvalLimits())
+			require.NoError(t, err)
+			got, gotErr := conds.Decide(context.Background(), c.result)
 			assert.Equal(t, wantErr != nil, gotErr != nil, "rollouts err: %v; ours: %v", wantErr, gotErr)
+			if phase, ok := stricter(c, want); ok {
+				strict++
+				assert.Equal(t, phase, got.Phase, "stricter than Rollouts (%s) on a value that is not finite", want)
+				assert.Contains(t, got.Message, "not a finite number")
+				return
+			}
+			assert.Equal(t, string(want), string(got.Phase), "rollouts err: %v; ours: %v", wantErr, gotErr)
+			assert.Empty(t, got.Message)
 		})
 	}
+	assert.Greater(t, strict, 20, "the corpus has cases where converge is stricter")
 }
 
+// FuzzEvaluateOracle: converge decides what Rollouts decides on any
+// condition and JSON result, but where it is stricter on purpose. shape
+// makes the JSON a Prometheus result (bit 0x4: a list of numbers becomes
+// a []float64 vector) and puts a non-finite value in it (low two bits:
+// none, NaN, +Inf, -Inf; as the scalar, appended to a list or vector, or
+// under key "x" of an object).
 func FuzzEvaluateOracle(f *testing.F) {
 	for _, c := range corpus() {
 		b, err := json.Marshal(c.result)
 		if err != nil {
 			continue
 		}
-		f.Add(c.success, c.failure, string(b))
+		f.Add(c.success, c.failure, string(b), byte(0))
 	}
-	f.Fuzz(func(t *testing.T, success, failure, resultJSON string) {
+	for _, s := range []struct {
+		success, failure, result string
+		shape                    byte
+	}{
+		{"result[0] >= 0.95", "", "[0.97]", 0x4 | 2},
+		{"result[0] <= 500", "", "[1, 2]", 0x4 | 3},
+		{"", "result[0] > 0.05", "[]", 0x4 | 1},
+		{"result >= 0.95", "", "1", 2},
+		{"", "", "1", 1},
+		{"isNaN(result)", "", "1", 1},
+		{"len(result) > 1", "", "[1]", 3},
+		{"result.ok", "", `{"ok": true}`, 2},
+	} {
+		f.Add(s.success, s.failure, s.result, s.shape)
+	}
+	f.Fuzz(func(t *testing.T, success, failure, resultJSON string, shape byte) {
 		var result any
 		if err := json.Unmarshal([]byte(resultJSON), &result); err != nil {
 			return
 		}
+		result = reshape(result, shape)
 		if len(success)+len(failure) > 200 || strings.Contains(success+failure, "now()") || strings.Contains(success+failure, "date(") {
 			return // keep the oracle's unbounded evaluation short; time is not deterministic
 		}
@@ -141,10 +255,53 @@ func FuzzEvaluateOracle(f *testing.F) {
 			return
 		}
 		got, gotErr := ours(c)
+		if phase, ok := stricter(c, want); ok {
+			if got != phase {
+				t.Fatalf("%q / %q on %#v: rollouts %s, ours %s (%v), want the stricter %s", success, failure, result, want, got, gotErr, phase)
+			}
+			return
+		}
 		if string(want) != string(got) {
-			t.Fatalf("%q / %q on %s: rollouts %s (%v), ours %s (%v)", success, failure, resultJSON, want, wantErr, got, gotErr)
+			t.Fatalf("%q / %q on %#v: rollouts %s (%v), ours %s (%v)", success, failure, result, want, wantErr, got, gotErr)
 		}
 	})
+}
+
+// reshape makes a decoded JSON result a Prometheus vector and puts a
+// non-finite value in it, as FuzzEvaluateOracle's shape says.
+func reshape(result any, shape byte) any {
+	if l, ok := result.([]any); ok && shape&0x4 != 0 {
+		v := []float64{}
+		for _, e := range l {
+			if x, ok := e.(float64); ok {
+				v = append(v, x)
+			}
+		}
+		result = v
+	}
+	var bad float64
+	switch shape & 0x3 {
+	case 0:
+		return result
+	case 1:
+		bad = math.NaN()
+	case 2:
+		bad = math.Inf(1)
+	case 3:
+		bad = math.Inf(-1)
+	}
+	switch r := result.(type) {
+	case float64:
+		return bad
+	case []float64:
+		return append(r, bad)
+	case []any:
+		return append(r, bad)
+	case map[string]any:
+		r["x"] = bad
+		return r
+	}
+	return result
 }
 
 // TestSubstituteMatchesRollouts: {{args.x}} resolves as Rollouts'
