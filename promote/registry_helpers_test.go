@@ -110,8 +110,9 @@ func newBackend() (*backend, error) {
 // full pages, and a count of tag-list pages served.
 type server struct {
 	*httptest.Server
-	Host  string
-	pages atomic.Int64
+	Host     string
+	pages    atomic.Int64 // tag-list pages served
+	requests atomic.Int64 // requests of any kind
 }
 
 type serverOpts struct {
@@ -127,6 +128,8 @@ func startServer(t *testing.T, opts serverOpts) *server {
 	if opts.auth {
 		h = requireAuth(h)
 	}
+	inner := h
+	h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.requests.Add(1); inner.ServeHTTP(w, r) })
 	if opts.tls {
 		s.Server = httptest.NewTLSServer(h)
 	} else {

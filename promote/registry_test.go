@@ -280,7 +280,10 @@ func TestImageRepositoryExclusions(t *testing.T) {
 		want   func(tags []string)
 	}{
 		"default": {reason: "Flux's default drops cosign signatures",
-			want: func(tags []string) { assert.NotContains(t, tags, "sha256-0123abcd.sig"); assert.Contains(t, tags, "latest") }},
+			want: func(tags []string) {
+				assert.NotContains(t, tags, "sha256-0123abcd.sig")
+				assert.Contains(t, tags, "latest")
+			}},
 		"replaced": {reason: "a list of its own replaces the default", opts: []promote.RepositoryOption{promote.WithExclusions(`^latest$`, `-rc\.`)},
 			want: func(tags []string) {
 				assert.Contains(t, tags, "sha256-0123abcd.sig")
