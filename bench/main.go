@@ -38,6 +38,7 @@ var comparisons = []comparison{
 	sealedComparison,
 	analysisComparison,
 	analysisConditionsComparison,
+	rolloutComparison,
 }
 
 // result is one BENCH line.
