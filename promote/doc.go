@@ -34,4 +34,35 @@
 // keeps comments and key order but normalises indentation. Every spliced
 // file is checked to mean what the edited tree means before it is
 // returned.
+//
+// # Tag sources
+//
+// A [TagSource] gives a policy its tags. [ImageRepository] lists an OCI
+// registry's repository through go-containerregistry, as Flux's
+// ImageRepository scans it:
+//
+//	repo, err := promote.NewImageRepository("ghcr.io/org/app",
+//		promote.WithCredentials(promote.Credentials{DockerConfigJSON: secret.Data[".dockerconfigjson"]}))
+//	tags, err := repo.Tags(ctx)
+//	tag, err := promote.Policy{Kind: promote.SemVer, Range: "^1.0.0"}.Latest(tags)
+//	digest, err := repo.Digest(ctx, tag) // for a digest-pinned promotion
+//
+// [Credentials] are values the host read (anonymous, basic, a bearer
+// token or a Docker config JSON document), never the process's
+// environment, and no error shows them. Plain HTTP is used only
+// WithInsecure, loopback registries included. Tags follows the Link
+// header from page to page, reads at most [DefaultMaxTags] tags
+// (WithMaxTags) and fails with [ErrTooManyTags] past them, refuses a
+// pagination that loops or makes no progress and a page over 32 MiB
+// ([ErrBadResponse]), and gives up after [DefaultTimeout] (WithTimeout).
+// The exclusion list defaults to Flux's ([DefaultExclusions]: cosign
+// signature tags), and a tag the distribution spec would refuse (a
+// newline, a quote, 10 KB) is dropped. Failures are a [*RegistryError]
+// wrapping [ErrUnauthorized], [ErrImageNotFound], [ErrTooManyTags] or
+// [ErrBadResponse].
+//
+// A [Scanner] adds Flux's scan interval without a controller or a
+// goroutine: the host calls [Scanner.Scan] on each pass and it lists the
+// registry only when the interval has passed since the last listing of
+// that repository (with those exclusions and credentials).
 package promote
