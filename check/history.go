@@ -72,6 +72,18 @@ func OpenRepository(dir string) (*git.Repository, error) {
 	return repo, nil
 }
 
+// CloneRepository clones the repository at url (https://, http://,
+// ssh://, file://) into dir, bare, with every branch and tag, for
+// [SecretHistory]. It reads only what the server serves: commits that a
+// force push dropped are not among them.
+func CloneRepository(ctx context.Context, url, dir string) (*git.Repository, error) {
+	repo, err := git.PlainCloneContext(ctx, dir, true, &git.CloneOptions{URL: url, Tags: git.AllTags})
+	if err != nil {
+		return nil, fmt.Errorf("check: clone: %w", err)
+	}
+	return repo, nil
+}
+
 // SecretHistory is the rule "secret-history": a Secret with plaintext
 // data, or kustomize secretGenerator literals, that any commit of repo
 // added, even if a later one removed it: the value stays in the history
@@ -479,7 +491,7 @@ func (w *walk) findings() []Finding {
 			f.Rule = secretHistoryMeta.ID
 			f.Location.File = o.path
 			f.Location.Commit = first.commit.Hash.String()
-			f.Message += ": " + msg
+			f.Message += "; " + msg
 			out = append(out, f)
 		}
 	}
