@@ -81,7 +81,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	if len(args) == 0 {
-		out.errorf("converge: missing command: plan, apply, sync, diff, delete, seal, unseal, analyze or rollout (see converge --help)")
+		out.errorf("converge: missing command: plan, apply, sync, diff, delete, seal, unseal, analyze, rollout or check (see converge --help)")
 		return ExitUsage
 	}
 	cmd, err := root.ExecuteContextC(ctx)
@@ -164,13 +164,17 @@ which starts a local control plane (etcd, kube-apiserver,
 kube-controller-manager, kube-scheduler and kwok fake nodes) for the
 command's lifetime.
 
+Check: converge check --repo URL|DIR [--history] runs the GitOps readiness
+checklist and anti-patterns over the repository (and its history) and exits
+1 when it finds something at or above --fail-on.
+
 Exit codes: 0 ok; 1 failed (apply, health, repository, path, cluster or rollout);
 2 bad usage; 3 changes found (plan and diff with --exit-code).`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usagef("%v", err) })
-	root.AddCommand(newPlan(out), newApply(out), newSync(out), newDiff(out), newDelete(out), newSeal(), newUnseal(), newAnalyze(out), newRollout(out))
+	root.AddCommand(newPlan(out), newApply(out), newSync(out), newDiff(out), newDelete(out), newSeal(), newUnseal(), newAnalyze(out), newRollout(out), newCheck(out))
 	root.CompletionOptions.HiddenDefaultCmd = false
 	return root
 }
