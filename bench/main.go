@@ -39,6 +39,7 @@ var comparisons = []comparison{
 	analysisComparison,
 	analysisConditionsComparison,
 	rolloutComparison,
+	checkComparison,
 }
 
 // result is one BENCH line.
