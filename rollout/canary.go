@@ -54,6 +54,11 @@ func (p *pass) canary(ctx context.Context) error {
 	cp := &canaryPass{pass: p, c: c, R: R, canary: canary, canaryLive: canaryStatus}
 	cp.canaryReplicas = cp.scaleFor(st.Weight)
 	cp.stableReplicas = R
+	if p.router == nil {
+		// The replica ratio holds between steps too: stable keeps giving
+		// up what the canary made available.
+		cp.stableReplicas = R - min(cp.canaryReplicas, canaryStatus.Available)
+	}
 
 	if !st.Aborted {
 		if err := cp.background(ctx); err != nil {

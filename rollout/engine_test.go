@@ -279,6 +279,30 @@ func TestAReplicaRatioCanary(t *testing.T) {
 	if got := d.w.deployments("backend"); got["backend-"+v1] != 8 || got["backend-"+v2] != 2 {
 		t.Fatalf("at weight 20: %v, want 8 stable and 2 canary", got)
 	}
+	// The split holds through the pause.
+	for range 3 {
+		d.now = d.now.Add(10 * time.Second)
+		if s := d.pass(); s.Step != 1 {
+			t.Fatalf("left the pause early: %+v", s)
+		}
+		if got := d.w.deployments("backend"); got["backend-"+v1] != 8 || got["backend-"+v2] != 2 {
+			t.Fatalf("during the pause: %v, want 8 stable and 2 canary", got)
+		}
+	}
+	atLeast10 := func(s rollout.Status) {
+		if got := d.w.deployments("backend"); got["backend-"+v1]+got["backend-"+v2] < 10 {
+			t.Fatalf("fewer than 10 pods: %v", got)
+		}
+	}
+	d.until("the pause without duration", 30, func(s rollout.Status) bool { atLeast10(s); return s.Step == 4 })
+	if got := d.w.deployments("backend"); got["backend-"+v1] != 5 || got["backend-"+v2] != 5 {
+		t.Fatalf("at weight 50: %v, want 5 and 5", got)
+	}
+	d.w.command("backend", rollout.CommandPromote, "p")
+	d.until("promoted", 30, func(s rollout.Status) bool { atLeast10(s); return s.Stable == v2 && s.Phase == rollout.PhaseHealthy })
+	if got := d.w.deployments("backend"); len(got) != 1 || got["backend-"+v2] != 10 {
+		t.Fatalf("after the promotion: %v", got)
+	}
 }
 
 func TestANewRevisionReplacesTheCanary(t *testing.T) {
