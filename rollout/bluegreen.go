@@ -55,7 +55,6 @@ func (p *pass) blueGreen(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	available := func(n int32) bool { return live.Found && live.Current && live.Replicas >= n && live.Available >= n }
 	previewCount := R
 	if b.PreviewReplicaCount != nil {
 		previewCount = min(*b.PreviewReplicaCount, R)
@@ -93,7 +92,7 @@ func (p *pass) blueGreen(ctx context.Context) error {
 	}
 	p.phase = PhaseProgressing
 	if st.Step == blueGreenPreview {
-		if !available(previewCount) {
+		if !live.Runs(previewCount) {
 			if !p.deadline() {
 				p.message = fmt.Sprintf("waiting for %d preview pods to be available (%d are)", previewCount, live.Available)
 				p.poll()
@@ -138,7 +137,7 @@ func (p *pass) blueGreen(ctx context.Context) error {
 		}
 		st.Step, st.StepSince, want = blueGreenPromoting, p.now, R
 	}
-	if !available(R) {
+	if !live.Runs(R) {
 		if !p.deadline() {
 			p.message = fmt.Sprintf("waiting for %d pods of revision %s to be available (%d are)", R, fresh.Hash, live.Available)
 			p.poll()

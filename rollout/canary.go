@@ -141,9 +141,7 @@ func (cp *canaryPass) scaleFor(w int32) int32 {
 	return int32((int64(w)*int64(cp.R) + 99) / 100)
 }
 
-func (cp *canaryPass) available(n int32) bool {
-	return cp.canaryLive.Found && cp.canaryLive.Current && cp.canaryLive.Replicas >= n && cp.canaryLive.Available >= n
-}
+func (cp *canaryPass) available(n int32) bool { return cp.canaryLive.Runs(n) }
 
 // aborted keeps traffic on stable and the canary up for the abort's
 // scale-down delay (until the next revision when the delay is 0).

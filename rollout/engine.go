@@ -305,12 +305,12 @@ func (p *pass) revisions() {
 	st, d := p.st, p.desired
 	switch {
 	case st.Stable.Hash == "":
-		*st = State{Seq: st.Seq, Revision: d.Hash, Stable: d, RevisionSince: p.now, StepSince: p.now, Step: len(p.steps()), Handled: st.Handled}
+		*st = State{Seq: st.Seq, Revision: d.Hash, Stable: d, RevisionSince: p.now, StepSince: p.now, Step: len(p.r.steps()), Handled: st.Handled}
 	case d.Hash == st.Revision:
 	case d.Hash == st.Stable.Hash:
 		// A revert to the stable revision: nothing to roll out. The
 		// canary goes at once (Rollouts skips the steps too).
-		*st = State{Seq: st.Seq, Revision: d.Hash, Stable: d, RevisionSince: p.now, StepSince: p.now, Step: len(p.steps()), Handled: st.Handled, ScaleDown: st.ScaleDown}
+		*st = State{Seq: st.Seq, Revision: d.Hash, Stable: d, RevisionSince: p.now, StepSince: p.now, Step: len(p.r.steps()), Handled: st.Handled, ScaleDown: st.ScaleDown}
 	default:
 		prev := *st
 		*st = State{Seq: st.Seq, Revision: d.Hash, Stable: st.Stable, RevisionSince: p.now, StepSince: p.now, Handled: st.Handled, ScaleDown: st.ScaleDown}
@@ -321,13 +321,6 @@ func (p *pass) revisions() {
 			}
 		}
 	}
-}
-
-func (p *pass) steps() []CanaryStep {
-	if c := p.r.Spec.Strategy.Canary; c != nil {
-		return c.Steps
-	}
-	return nil
 }
 
 // commands carries out the commands given since the last pass.
@@ -365,7 +358,7 @@ func (p *pass) commands(given map[string]string) {
 			if progressing && !st.Aborted {
 				st.Paused, st.PauseReason = false, ""
 				if p.r.Spec.Strategy.Canary != nil {
-					st.Step, st.StepSince, st.Analysis = len(p.steps()), p.now, nil
+					st.Step, st.StepSince, st.Analysis = len(p.r.steps()), p.now, nil
 				} else {
 					st.Promote, st.PromoteFull = true, true
 				}
@@ -384,7 +377,7 @@ func (p *pass) skipStep() {
 	st := p.st
 	st.Paused, st.PauseReason = false, ""
 	if p.r.Spec.Strategy.Canary != nil {
-		if st.Step < len(p.steps()) {
+		if st.Step < len(p.r.steps()) {
 			p.advance()
 		}
 		return
@@ -464,7 +457,7 @@ func (p *pass) availableAt(ctx context.Context, rev Revision, n int32) (bool, er
 	if err != nil {
 		return false, err
 	}
-	return ws.Found && ws.Current && ws.Replicas >= n && ws.Available >= n, nil
+	return ws.Runs(n), nil
 }
 
 // deadline aborts a rollout whose new revision did not become available

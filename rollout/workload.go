@@ -49,6 +49,12 @@ type WorkloadStatus struct {
 	Current bool
 }
 
+// Runs reports whether the workload runs at least n available pods of its
+// latest spec.
+func (ws WorkloadStatus) Runs(n int32) bool {
+	return ws.Found && ws.Current && ws.Replicas >= n && ws.Available >= n
+}
+
 // Workload runs a revision's pods: the objects that run it at a count,
 // and what they report. Deployments is the implementation converge uses.
 type Workload interface {
