@@ -105,22 +105,7 @@ func TestBlueGreenOnTheLivingPlane(t *testing.T) {
 		return v
 	}
 	until := func(what string, cond func(rollout.Status) bool) rollout.Status {
-		t.Helper()
-		for {
-			s, err := r.Reconcile(ctx, unit)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ro := s.Rollouts[0]
-			if cond(ro) {
-				return ro
-			}
-			if ctx.Err() != nil {
-				t.Fatalf("%s: not reached; last status %+v", what, ro)
-			}
-			clk.to(ro.Next)
-			time.Sleep(250 * time.Millisecond)
-		}
+		return passUntil(t, ctx, clk, func() rollout.Status { return onePass(t, ctx, r, unit) }, what, cond)
 	}
 
 	blue := until("blue healthy", func(s rollout.Status) bool { return s.Phase == rollout.PhaseHealthy }).Stable

@@ -123,28 +123,10 @@ func TestRolloutFaultsOnTheLivingPlane(t *testing.T) {
 			r.Close()
 			r = host()
 		}
-		s, err := r.Reconcile(ctx, unit)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(s.Rollouts) != 1 {
-			t.Fatalf("%d rollouts in the status", len(s.Rollouts))
-		}
-		return s.Rollouts[0]
+		return onePass(t, ctx, r, unit)
 	}
 	until := func(what string, cond func(rollout.Status) bool) rollout.Status {
-		t.Helper()
-		for {
-			ro := pass()
-			if cond(ro) {
-				return ro
-			}
-			if ctx.Err() != nil {
-				t.Fatalf("%s: not reached; last status %+v", what, ro)
-			}
-			clk.to(ro.Next)
-			time.Sleep(250 * time.Millisecond)
-		}
+		return passUntil(t, ctx, clk, pass, what, cond)
 	}
 	canaryWeight := func() int64 {
 		t.Helper()

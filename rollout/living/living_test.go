@@ -86,6 +86,37 @@ func (c *clock) to(t time.Time) {
 	}
 }
 
+// onePass runs one pass of unit and returns its only rollout's status.
+func onePass(t *testing.T, ctx context.Context, r *reconcile.Reconciler, unit reconcile.Unit) rollout.Status {
+	t.Helper()
+	s, err := r.Reconcile(ctx, unit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Rollouts) != 1 {
+		t.Fatalf("%d rollouts in the status", len(s.Rollouts))
+	}
+	return s.Rollouts[0]
+}
+
+// passUntil runs passes until cond holds, moving the rollouts' clock to
+// each one's Next and giving the plane real time between passes; it fails
+// t when ctx ends first.
+func passUntil(t *testing.T, ctx context.Context, clk *clock, pass func() rollout.Status, what string, cond func(rollout.Status) bool) rollout.Status {
+	t.Helper()
+	for {
+		ro := pass()
+		if cond(ro) {
+			return ro
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("%s: not reached; last status %+v", what, ro)
+		}
+		clk.to(ro.Next)
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
 // inCluster dials prometheus.monitoring:9090, the address the seed's
 // AnalysisTemplate names, at the test's Prometheus, as cluster DNS would.
 func inCluster(addr string) *http.Client {
@@ -147,28 +178,9 @@ func TestTheSeedCanaryOnTheLivingPlane(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 
-	// until runs passes until cond holds, moving the rollouts' clock to
-	// each one's Next and giving the plane real time between passes.
+	pass := func() rollout.Status { return onePass(t, ctx, r, unit) }
 	until := func(what string, cond func(rollout.Status) bool) rollout.Status {
-		t.Helper()
-		for {
-			s, err := r.Reconcile(ctx, unit)
-			if err != nil {
-				t.Fatalf("%s: %v", what, err)
-			}
-			if len(s.Rollouts) != 1 {
-				t.Fatalf("%s: %d rollouts in the status", what, len(s.Rollouts))
-			}
-			ro := s.Rollouts[0]
-			if cond(ro) {
-				return ro
-			}
-			if ctx.Err() != nil {
-				t.Fatalf("%s: not reached; last status %+v", what, ro)
-			}
-			clk.to(ro.Next)
-			time.Sleep(250 * time.Millisecond)
-		}
+		return passUntil(t, ctx, clk, pass, what, cond)
 	}
 	weights := func() (stable, canary int64) {
 		t.Helper()
