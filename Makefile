@@ -16,7 +16,7 @@ MODULES := . $(patsubst %/go.mod,%,$(wildcard examples/go.mod bench/go.mod rollo
 # no build runs inside a test's timeout.
 testbin:
 	@bash hack/testbin/build.sh >/dev/null
-	@bash hack/peers/build.sh kustomize helm sops kubeseal sealed-secrets-controller >/dev/null
+	@bash hack/peers/build.sh kustomize helm sops kubeseal sealed-secrets-controller kubectl >/dev/null
 	@bash hack/vault/build.sh >/dev/null
 
 fmt:
@@ -38,8 +38,8 @@ bench: testbin
 # run is the quickstart: builds the control-plane binaries (once, cached),
 # then examples/cmd/quickstart copies examples/gitops-deploy into a temporary
 # Git repository, starts a local control plane, runs converge plan, apply,
-# sync (self-heal), diff and sync (a new image tag rolls out), and stops
-# everything it started.
+# check (after a hand edit), sync (self-heal), diff and sync (a new image
+# tag rolls out), and stops everything it started.
 run:
 	@assets=$$(bash hack/testbin/build.sh); export KUBEBUILDER_ASSETS=$$assets; \
 	echo "make run: compiling examples/cmd/quickstart (a minute or two the first time)" >&2; \

@@ -13,7 +13,9 @@ import (
 // checkComparison runs every repository rule of check over the tree the
 // render comparison generates (50 apps × 3 overlays) and compares it
 // with rendering those overlays with `kustomize build`: the check must
-// cost less than the render a user already pays for.
+// cost less than the render a user already pays for. check-history-N
+// runs the history rule over N commits of the same tree, against the
+// same render.
 var checkComparison = comparison{name: "check", run: runCheck}
 
 func runCheck(ctx context.Context, _ *harness) ([]result, error) {
@@ -57,6 +59,10 @@ func runCheck(ctx context.Context, _ *harness) ([]result, error) {
 			best, bestCPU, rep = took, selfCPU()-cpu0, r
 		}
 	}
+	history, err := runHistoryCheck(ctx, kustomizetest.Files(topts), overlays, "kustomize-cli", peer, peerCPU)
+	if err != nil {
+		return nil, err
+	}
 	return []result{{
 		Name: fmt.Sprintf("check-overlays-%d", len(overlays)), Converge: best, PeerName: "kustomize-cli", Peer: peer, Writes: -1,
 		Extra: []string{
@@ -64,5 +70,5 @@ func runCheck(ctx context.Context, _ *harness) ([]result, error) {
 			fmt.Sprintf("cpu=%s", seconds(bestCPU)), fmt.Sprintf("peer_cpu=%s", seconds(peerCPU)),
 			fmt.Sprintf("runs=%d(fastest)", coldRuns),
 		},
-	}}, nil
+	}, history}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"testing/fstest"
+	"time"
 
 	"github.com/converge-dev/converge/check"
 )
@@ -34,12 +35,35 @@ func ExampleRun() {
 	//      high     .github/workflows/deploy.yml:2:10: the GitHub Actions workflow runs `kubectl apply` against a cluster: a push-based deploy beside GitOps [ci-push-deploy]
 	// 100  Auto-sync enabled with self-heal and prune for all environments
 	// 100  RBAC configured: AppProjects (ArgoCD) or namespaced Kustomizations (Flux)
-	// 100  Health checks configured for all synced applications
 	// 100  Reconciliation interval of 1-5 minutes
+	// 100  Health checks configured for all synced applications
+	// 100  Notifications configured for sync failures and degraded health
 	// 100  Directory-per-environment structure with Kustomize overlays or Helm values
 	//      info     directory per environment: apps/web/overlays/{prod} [layout-environments]
+	//  75  Environment promotion workflow defined (PR-based or automated)
+	//      high     apps/web/overlays/prod: prod has no environment before it in apps/web/overlays (dev → test → staging → prod): changes go to it untested [layout-promotion-path]
 	// 100  All application manifests stored in a Git repository (and readable)
 	//
-	// 4 findings from 15 rules
+	// 5 findings from 21 rules
 	// fails on high: true
+}
+
+// UnitRules check a host's own units as the Argo CD and Flux rules check
+// their manifests: the host describes each unit's settings.
+func ExampleUnitRules() {
+	units := []check.Unit{
+		{Name: "web", Namespace: "shop", Prune: true, SelfHeal: true, Health: true, Interval: time.Minute, Notified: true, Restricted: true},
+		{Name: "api", Namespace: "shop", Prune: true, SelfHeal: true, Health: true, Interval: time.Hour, Restricted: true},
+	}
+	rep, err := check.Run(context.Background(), check.NewTarget(fstest.MapFS{}, "", check.DefaultLimits()),
+		check.UnitRules(units, 5*time.Minute), check.DefaultOptions())
+	if err != nil {
+		panic(err)
+	}
+	for _, f := range rep.Findings() {
+		fmt.Printf("%s %s: %s\n", f.Severity, f.Rule, f.Message)
+	}
+	// Output:
+	// low unit-interval-too-long: unit shop/api reconciles every 1h0m0s, over the 5m0s limit: drift persists that long
+	// medium unit-no-notifications: unit shop/api has no notification target: a failed sync goes unnoticed
 }

@@ -20,31 +20,27 @@ func TestExampleRepository(t *testing.T) {
 		got = append(got, f.Rule+" "+f.Severity.String()+" "+f.Location.String()+": "+f.Message)
 	}
 	assert.Equal(t, []string{
-		// A real finding, kept on purpose: the dev overlay generates its
-		// throwaway database's Secret from literals, so the (dev-only)
-		// password is in Git. The file says so in a comment; staging and
-		// prod read theirs from the cluster's secret store. Silencing it
-		// needs a check.converge.dev/disable annotation in that
-		// kustomization's metadata (outside this package), or a SOPS file.
-		`secret-plaintext critical apps/api/overlays/dev/kustomization.yaml:34:9: secretGenerator "api-database" holds 2 keys as plaintext literals (DATABASE_USER, DATABASE_PASSWORD)`,
 		// The layout, info: the repository keeps a directory per
 		// environment for each app and cluster.
 		"layout-environments info : directory per environment: apps/api/overlays/{dev,prod,staging}, apps/web/overlays/{dev,prod,staging}, clusters/{dev,prod,staging}",
 	}, got)
 	// The other rules pass, and why each applies or does not:
-	// secret-plaintext, credential-in-config: no Secret, ConfigMaps hold
-	// settings only; image-latest: the bases pin tags and every overlay
-	// pins its own with images:; ci-push-deploy: the repository has no
-	// CI files (converge applies it from inside the cluster); argocd-*
-	// and flux-*: the repository holds no Application or Flux
-	// Kustomization (its units are converge's own, configured by the
-	// host, which these rules do not read yet); yaml-invalid: it parses.
+	// secret-plaintext: the dev overlay generates its throwaway
+	// database's Secret from literals on purpose, and its kustomization
+	// turns the rule off with a reason, which the notes quote;
+	// credential-in-config: ConfigMaps hold settings only; image-latest:
+	// the bases pin tags and every overlay pins its own with images:;
+	// ci-push-deploy: the repository has no CI files (converge applies
+	// it from inside the cluster); argocd-*, flux-* and the notification
+	// rules: the repository holds no Application, Flux Kustomization or
+	// Alert (its units are converge's own, which UnitRules check from
+	// the host's settings); layout-promotion-path: every directory of
+	// environments has dev, staging and prod; layout-prod-drift: prod
+	// differs from staging in image tags, replicas, resources and its
+	// HorizontalPodAutoscaler only; yaml-invalid: it parses.
 	for _, s := range rep.Sections {
-		want := 100
-		if s.Section == SectionSecrets {
-			want = 50 // the one critical finding above
-		}
-		assert.Equal(t, want, s.Score, s.Section)
+		assert.Equal(t, 100, s.Score, s.Section)
 	}
-	assert.Empty(t, rep.Notes)
+	assert.Equal(t, 1, rep.Suppressed)
+	assert.Equal(t, []string{"secret-plaintext at apps/api/overlays/dev/kustomization.yaml:42:9 turned off by check.converge.dev/disable: a throwaway database for dev only, reachable from nothing else; staging and prod read theirs from the cluster's secret store"}, rep.Notes)
 }

@@ -3,7 +3,10 @@ package check
 import (
 	"bytes"
 	"context"
+	"strings"
 	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // FuzzRepositoryRules runs every repository rule over arbitrary content
@@ -67,6 +70,30 @@ func FuzzRepositoryRules(f *testing.F) {
 			if bytes.Contains(out.Bytes(), p) {
 				t.Fatalf("the output holds the planted value %q", p)
 			}
+		}
+	})
+}
+
+// FuzzFieldList reads arbitrary managed-fields documents, which come
+// from the API server (a trust boundary for a report): no input may
+// panic, and the list stays bounded.
+func FuzzFieldList(f *testing.F) {
+	for _, seed := range []string{
+		`{"f:spec":{"f:replicas":{}}}`,
+		`{"f:spec":{"f:template":{"f:spec":{"f:containers":{"k:{\"name\":\"web\"}":{".":{},"f:image":{}}}}}}}`,
+		`{"f:metadata":{"f:finalizers":{"v:\"x\"":{}}}}`,
+		`{"i:0":{}}`, `[]`, `null`, `{"k:not json":{}}`, strings.Repeat(`{"f:a":`, 200) + `{}` + strings.Repeat(`}`, 200),
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var paths []string
+		walkFields(raw, "", 0, &paths)
+		if len(paths) > 100 {
+			t.Fatalf("%d paths read, want at most 100", len(paths))
+		}
+		if got := fieldList(metav1.ManagedFieldsEntry{FieldsV1: &metav1.FieldsV1{Raw: raw}}); got == "" {
+			t.Fatal("an empty field list")
 		}
 	})
 }

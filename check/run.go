@@ -13,6 +13,13 @@ import (
 // it: a comma-separated list of rule IDs ("image-latest,secret-plaintext").
 const AnnotationDisable = "check.converge.dev/disable"
 
+// AnnotationDisableReason, beside AnnotationDisable, says why the rules
+// do not apply; the report's notes quote it for each finding dropped.
+const AnnotationDisableReason = "check.converge.dev/disable-reason"
+
+// maxSuppressedNotes bounds the notes that name suppressed findings.
+const maxSuppressedNotes = 20
+
 // Options are the settings of one [Run].
 type Options struct {
 	// Disabled are IDs of rules not to run.
@@ -118,13 +125,20 @@ func Run(ctx context.Context, t *Target, rules []Rule, opts Options) (*Report, e
 			if f.Severity == 0 {
 				f.Severity = m.Severity
 			}
-			if disabled(docs, f) {
+			if d := disabledBy(docs, f); d != nil {
 				rep.Suppressed++
+				if rep.Suppressed <= maxSuppressedNotes {
+					reason := cmp.Or(strings.TrimSpace(d.Annotations[AnnotationDisableReason]), "no "+AnnotationDisableReason+" given")
+					rep.Notes = append(rep.Notes, redact(fmt.Sprintf("%s at %s turned off by %s: %s", f.Rule, f.Location, AnnotationDisable, reason)))
+				}
 				continue
 			}
 			f.Message = redact(f.Message)
 			sec.Findings = append(sec.Findings, f)
 		}
+	}
+	if n := rep.Suppressed - maxSuppressedNotes; n > 0 {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("%d more findings turned off by %s", n, AnnotationDisable))
 	}
 	for i := range rep.Sections {
 		s := &rep.Sections[i]
@@ -148,19 +162,19 @@ func compareFindings(a, b Finding) int {
 	)
 }
 
-// disabled reports whether the document a finding points at turns its
-// rule off.
-func disabled(docs map[string][]*Document, f Finding) bool {
+// disabledBy returns the document a finding points at when it turns the
+// finding's rule off, or nil.
+func disabledBy(docs map[string][]*Document, f Finding) *Document {
 	for _, d := range docs[f.Location.File] {
 		in := f.Location.Line >= d.Line && f.Location.Line <= d.EndLine
 		if f.Location.Object != nil {
 			in = in || f.Location.Line == 0 && d.ID() == *f.Location.Object
 		}
 		if in && disables(d.Annotations[AnnotationDisable], f.Rule) {
-			return true
+			return d
 		}
 	}
-	return false
+	return nil
 }
 
 func disables(list, id string) bool {

@@ -10,9 +10,12 @@ import (
 	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 )
 
 // NamespaceContents lists, as metadata only, the objects in namespace
@@ -90,6 +93,37 @@ func (c *Client) NamespaceContents(ctx context.Context, namespace string, select
 	}
 	slices.SortFunc(out, func(a, b metav1.PartialObjectMetadata) int {
 		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Name, b.Name))
+	})
+	return out, nil
+}
+
+// List reads every object of kind gvk in namespace ("" for all
+// namespaces, or for a cluster-scoped kind) from the API server, 500 a
+// page, and returns them sorted by namespace and name. It costs one
+// request per page, plus discovery on the first use of a kind.
+func (c *Client) List(ctx context.Context, gvk schema.GroupVersionKind, namespace string) ([]unstructured.Unstructured, error) {
+	m, err := c.RESTMapping(ctx, gvk)
+	if err != nil {
+		return nil, err
+	}
+	var ri dynamic.ResourceInterface = c.dynamic.Resource(m.Resource)
+	if m.Scope.Name() == meta.RESTScopeNameNamespace && namespace != "" {
+		ri = c.dynamic.Resource(m.Resource).Namespace(namespace)
+	}
+	var out []unstructured.Unstructured
+	opts := metav1.ListOptions{Limit: 500}
+	for {
+		list, err := ri.List(ctx, opts)
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", m.Resource.Resource, err)
+		}
+		out = append(out, list.Items...)
+		if opts.Continue = list.GetContinue(); opts.Continue == "" {
+			break
+		}
+	}
+	slices.SortFunc(out, func(a, b unstructured.Unstructured) int {
+		return cmp.Or(cmp.Compare(a.GetNamespace(), b.GetNamespace()), cmp.Compare(a.GetName(), b.GetName()))
 	})
 	return out, nil
 }

@@ -8,6 +8,8 @@
 #	hack/peers/build.sh helm       # helm too, on request (about 4 minutes)
 #	hack/peers/build.sh sops kubeseal sealed-secrets-controller
 #	                               # the secrets interop peers (minutes each)
+#	hack/peers/build.sh kubectl    # the real kubectl, from the control plane's
+#	                               # tools module (hack/testbin/kube)
 #
 # A second run finds the binaries and is instant. Concurrent callers wait on
 # a lock instead of building the same binary twice. Progress goes to stderr.
@@ -19,6 +21,8 @@ SOPS_VERSION=v3.13.2
 # v0.27.1 is the newest release under the module path the proxy serves; later
 # releases moved to github.com/bitnami/sealed-secrets. The format is unchanged.
 SEALED_SECRETS_VERSION=v0.27.1
+# kubectl comes from the same tools module and version as the control plane.
+KUBE_VERSION=$(sed -n 's/^KUBE_VERSION=//p' "$(dirname "$0")/../testbin/build.sh")
 
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/converge/peers
 mkdir -p "$cache"
@@ -49,6 +53,31 @@ install() {
 	echo "$dir"
 }
 
+# kubectl builds k8s.io/kubernetes/cmd/kubectl in hack/testbin/kube, whose
+# replace lines it needs, with the version stamped as build.sh stamps the
+# control plane's.
+kubectl() {
+	local dir="$cache/kubectl-$KUBE_VERSION" minor=${KUBE_VERSION#v1.}
+	minor=${minor%%.*}
+	mkdir -p "$dir"
+	if [ ! -x "$dir/kubectl" ]; then
+		exec 9>"$dir/.lock"
+		flock 9
+		if [ ! -x "$dir/kubectl" ]; then
+			say "building kubectl $KUBE_VERSION ($(date +%T)); this takes minutes the first time, then it is cached"
+			local start=$SECONDS flags="-s -w" pkg
+			for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+				flags+=" -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+			done
+			(cd "$(dirname "$0")/../testbin/kube" && go build -ldflags "$flags" -o "$dir/.kubectl.tmp" k8s.io/kubernetes/cmd/kubectl)
+			mv "$dir/.kubectl.tmp" "$dir/kubectl"
+			say "built kubectl in $((SECONDS - start))s"
+		fi
+		exec 9>&-
+	fi
+	echo "$dir"
+}
+
 peers=("$@")
 if [ ${#peers[@]} -eq 0 ]; then
 	peers=(kustomize)
@@ -59,7 +88,8 @@ for p in "${peers[@]}"; do
 	helm) install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm ;;
 	sops) install sops "$SOPS_VERSION" github.com/getsops/sops/v3/cmd/sops ;;
 	kubeseal) install kubeseal "$SEALED_SECRETS_VERSION" github.com/bitnami-labs/sealed-secrets/cmd/kubeseal ;;
+	kubectl) kubectl ;;
 	sealed-secrets-controller) install sealed-secrets-controller "$SEALED_SECRETS_VERSION" github.com/bitnami-labs/sealed-secrets/cmd/controller controller ;;
-	*) say "unknown peer $p (known: kustomize helm sops kubeseal sealed-secrets-controller)"; exit 2 ;;
+	*) say "unknown peer $p (known: kustomize helm sops kubeseal sealed-secrets-controller kubectl)"; exit 2 ;;
 	esac
 done

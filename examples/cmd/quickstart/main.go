@@ -8,7 +8,9 @@
 //
 //	converge plan  --repo file://… --path clusters/dev   # everything to create
 //	converge apply --repo file://… --path clusters/dev   # apply, wait until healthy
-//	(a hand edit in the cluster)    converge sync --once # self-heal
+//	(a hand edit in the cluster)    converge check --history --kubeconfig …
+//	                                                     # the checklist: the edit is found
+//	                                converge sync --once # self-heal
 //	(a commit: web 1.5.0 → 1.5.1)   converge diff        # the pull-request preview
 //	                                converge sync --once # the diff and the roll-out
 //
@@ -86,7 +88,11 @@ func (t *tour) converge(want int, args ...string) error {
 		}
 	}
 	t.printf("$ converge %s\n", strings.Join(shown, " "))
-	if code := cli.Main(t.ctx, args, t.out, t.errs); code != want {
+	errs := t.errs
+	if want != cli.ExitOK {
+		errs = t.out // what the step says about the exit it is meant to have is part of the tour
+	}
+	if code := cli.Main(t.ctx, args, t.out, errs); code != want {
 		if t.ctx.Err() != nil {
 			return t.ctx.Err()
 		}
@@ -173,11 +179,19 @@ func run(ctx context.Context, source string, out, errs io.Writer) (err error) {
 		return err
 	}
 
-	t.say("Someone edits the cluster by hand; the next sync puts Git back")
+	t.say("Someone edits the cluster by hand")
 	if err := handEdit(ctx, t.env.Client); err != nil {
 		return err
 	}
 	t.printf("kubectl-edit set Deployment shop/web to 3 replicas and image shop-web:hotfix (a field manager other than converge)\n")
+
+	t.say("Check the repository, its history and the cluster against the GitOps readiness checklist")
+	t.printf("The repository passes every rule; the hand edit is the one finding at or above high, so check exits 1.\n")
+	if err := t.converge(cli.ExitFailed, "check", "--repo", t.url, "--history", "--kubeconfig", t.env.Kubeconfig); err != nil {
+		return err
+	}
+
+	t.say("The next sync puts Git back")
 	if err := t.converge(cli.ExitOK, append([]string{"sync", "--once"}, common...)...); err != nil {
 		return err
 	}

@@ -26,6 +26,8 @@ func TestQuickstartRunsToTheEndAndShowsEveryStep(t *testing.T) {
 		"Plan: 16 to create, 0 to update, 0 to prune, 0 unchanged.",
 		": 16 created; all 16 healthy;",
 		"waiting     16/16 ready",
+		`was changed by "kubectl-edit" (update) at `,
+		"converge check: 1 finding at or above high",
 		"  1 configured, 15 unchanged; all 16 healthy;",
 		"clusters/dev: 0 to add, 1 to update, 0 to remove",
 		"Deployment shop/web runs ghcr.io/converge-dev/shop-web:1.5.1: 1/1 replicas updated and available",

@@ -12,6 +12,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/converge-dev/converge/check"
+	"github.com/converge-dev/converge/cluster"
+	"github.com/converge-dev/converge/promote"
 	"github.com/converge-dev/converge/reconcile"
 	"github.com/converge-dev/converge/source"
 )
@@ -21,12 +23,15 @@ type checkFlags struct {
 	repo, ref, failOn, output string
 	history                   bool
 	disable                   []string
+	kubeconfig, context       string
+	registries                []string
+	insecureRegistries        bool
 }
 
 func newCheck(out *output) *cobra.Command {
 	var f checkFlags
 	cmd := &cobra.Command{
-		Use:   "check --repo URL|DIR [--ref REV] [--history] [--fail-on high] [--output text|json|sarif] [--disable ID,...]",
+		Use:   "check --repo URL|DIR [--ref REV] [--history] [--kubeconfig K] [--registry HOST] [--fail-on high] [--output text|json|sarif] [--disable ID,...]",
 		Short: "Check a GitOps repository against the readiness checklist and its anti-patterns",
 		Long: `Check runs the GitOps readiness checklist and anti-patterns as rules over
 a repository at a revision (--repo, --ref, as plan reads them): plaintext
@@ -37,10 +42,19 @@ and, in a local clone, the commits a force push or reset dropped) for
 Secrets that any commit added, removed since or not: at most 10,000
 commits, 256 MiB of blobs and 60 seconds, with a note of what was not read.
 
+--kubeconfig (and --context) also read that cluster: objects a GitOps tool
+applied that another field manager (kubectl edit, kubectl apply) changed
+since, with who, when and which fields; objects in GitOps-managed
+namespaces that no GitOps tool applied; bindings that give write access to
+system:authenticated or to people there. --registry HOST resolves the tags
+of images on that registry (anonymously; --insecure-registry for plain
+HTTP) and reports a tag pinned with a digest that points elsewhere now.
+
 The report groups findings by checklist item, each with a score; --output
 json or sarif (2.1.0, for code scanning) instead of text. No finding holds
 a secret value. --disable turns rules off by ID; the annotation
-check.converge.dev/disable: "ID,..." turns them off for one object.
+check.converge.dev/disable: "ID,..." turns them off for one object, and
+check.converge.dev/disable-reason says why, which the report quotes.
 
 Exit codes: 0 nothing at or above --fail-on was found; 1 something was, or
 the repository could not be read; 2 bad usage.`,
@@ -54,6 +68,10 @@ the repository could not be read; 2 bad usage.`,
 	fl.StringVar(&f.failOn, "fail-on", "high", "exit 1 when a finding at or above this severity is found: info, low, medium, high or critical")
 	fl.StringVar(&f.output, "output", "text", "the report's format: text, json or sarif")
 	fl.StringSliceVar(&f.disable, "disable", nil, "rule IDs not to run, comma-separated")
+	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "also check this cluster (GitOps-managed objects changed by hand, unowned objects, write access)")
+	fl.StringVar(&f.context, "context", "", "with --kubeconfig: the kubeconfig context (default: the current one)")
+	fl.StringArrayVar(&f.registries, "registry", nil, "resolve the tags of images on this registry host for moved tags (repeatable)")
+	fl.BoolVar(&f.insecureRegistries, "insecure-registry", false, "with --registry: reach the registries over plain HTTP")
 	return cmd
 }
 
@@ -65,9 +83,15 @@ func runCheck(ctx context.Context, out *output, f checkFlags) error {
 	if !slices.Contains([]string{"text", "json", "sarif"}, f.output) {
 		return usagef("--output %q: want text, json or sarif", f.output)
 	}
+	if f.context != "" && f.kubeconfig == "" {
+		return usagef("--context needs --kubeconfig")
+	}
+	if f.insecureRegistries && len(f.registries) == 0 {
+		return usagef("--insecure-registry needs --registry")
+	}
 	rules := check.RepositoryRules(check.DefaultRepositoryOptions())
-	known := []string{"secret-history"}
-	for _, r := range rules {
+	known := []string{"secret-history", "image-tag-moved"}
+	for _, r := range append(rules, check.ClusterRules(nil, check.ClusterOptions{})...) {
 		known = append(known, r.Meta().ID)
 	}
 	for _, id := range f.disable {
@@ -81,6 +105,23 @@ func runCheck(ctx context.Context, out *output, f checkFlags) error {
 	}
 	if f.history && rs.source.Dir != "" && !isGitRoot(rs.source.Dir) {
 		return fmt.Errorf("repository %s is not the root of a Git repository, which --history needs", f.repo)
+	}
+	if f.kubeconfig != "" {
+		cfg, err := loadKubeconfig(clusterFlags{kubeconfig: f.kubeconfig, context: f.context})
+		if err != nil {
+			return err
+		}
+		if err := ping(ctx, cfg); err != nil {
+			return err
+		}
+		c, err := cluster.New(cfg)
+		if err != nil {
+			return err
+		}
+		rules = append(rules, check.ClusterRules(c, check.DefaultClusterOptions())...)
+	}
+	if len(f.registries) > 0 {
+		rules = append(rules, check.MovedTags(registryDigests(f.insecureRegistries), check.MovedTagsOptions{Registries: f.registries}))
 	}
 	snap, err := fetchSnapshot(ctx, rs)
 	if err != nil {
@@ -162,6 +203,22 @@ func historyRule(ctx context.Context, rs repoSource) (check.Rule, func(), error)
 		return nil, nil, fmt.Errorf("history of %s: %s", rs.display, rootCause(err))
 	}
 	return check.SecretHistory(repo, check.DefaultHistoryOptions()), cleanup, nil
+}
+
+// registryDigests resolves tags with promote's registry client,
+// anonymously.
+func registryDigests(insecure bool) check.DigestFunc {
+	return func(ctx context.Context, image, tag string) (string, error) {
+		var opts []promote.RepositoryOption
+		if insecure {
+			opts = append(opts, promote.WithInsecure())
+		}
+		repo, err := promote.NewImageRepository(image, opts...)
+		if err != nil {
+			return "", err
+		}
+		return repo.Digest(ctx, tag)
+	}
 }
 
 // write gives fn stdout, holding the lock.

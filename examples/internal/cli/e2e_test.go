@@ -90,6 +90,14 @@ func TestReconcileGitopsDeployDevEndToEnd(t *testing.T) {
 		assert.Contains(t, r.stdout, "~ update   Deployment.apps/shop/web")
 		assert.Regexp(t, `\n +- +image: ghcr.io/converge-dev/shop-web:hotfix-by-hand\n`, r.stdout)
 
+		// check reads the cluster too: the hand edit, with who and which
+		// fields, fails it; the repository's own rules pass.
+		r = converge(t, "check", "--repo", repo.URL, "--kubeconfig", env.Kubeconfig)
+		require.Equal(t, ExitFailed, r.code, r.stdout+r.stderr)
+		assert.Regexp(t, `high +Deployment/shop/web: Deployment shop/web was changed by "kubectl-edit" \(update\) at [0-9: -]+Z, outside Git: `+
+			`spec\.replicas, spec\.template\.spec\.containers\[name=web\]\.image \[cluster-hand-edit\]`, r.stdout)
+		assert.Equal(t, "converge check: 1 finding at or above high\n", r.stderr)
+
 		r = converge(t, args("sync", "--once")...)
 		require.Equal(t, ExitOK, r.code)
 		assert.Contains(t, r.stdout, "configured  Deployment.apps/shop/web")
@@ -99,6 +107,10 @@ func TestReconcileGitopsDeployDevEndToEnd(t *testing.T) {
 		require.NoError(t, env.Client.Get(ctx, web, &d))
 		assert.Equal(t, "ghcr.io/converge-dev/shop-web:1.5.0", d.Spec.Template.Spec.Containers[0].Image)
 		assert.Equal(t, int32(1), *d.Spec.Replicas)
+
+		r = converge(t, "check", "--repo", repo.URL, "--kubeconfig", env.Kubeconfig)
+		assert.Equal(t, ExitOK, r.code, "the sync took the fields back: %s", r.stdout)
+		assert.NotContains(t, r.stdout, "cluster-hand-edit]")
 	})
 	require.True(t, ok)
 
