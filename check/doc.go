@@ -34,7 +34,8 @@
 //   - [SecretHistory] ("secret-history") reads a Git repository's
 //     history (open one with [OpenRepository]) for plaintext Secrets
 //     that any commit added, removed since or not, within
-//     [HistoryOptions] bounds;
+//     [HistoryOptions] bounds, and [BranchLayout]
+//     ("layout-branch-per-environment") its branches;
 //   - [ClusterRules] (cluster-hand-edit, cluster-unowned-object,
 //     cluster-rbac-write) read a live cluster through a [ClusterReader]
 //     (*cluster.Client is one): who changed a GitOps-managed object by

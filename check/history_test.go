@@ -178,3 +178,24 @@ func TestSecretHistoryByteBounds(t *testing.T) {
 	require.NotEmpty(t, rep.Notes)
 	assert.Contains(t, rep.Notes[0], "stopped at the 20-byte bound of blobs read")
 }
+
+// TestBranchLayout: branches named for two environments are a
+// branch-per-environment layout; one dev branch beside main is not.
+func TestBranchLayout(t *testing.T) {
+	repo := gittest.NewServer(t).NewRepo(t, "deploy")
+	repo.Commit(t, "app", map[string]string{"app/kustomization.yaml": "resources: []\n"})
+	run := func() []Finding {
+		r, err := OpenRepository(repo.Work)
+		require.NoError(t, err)
+		rep, err := Run(context.Background(), NewTarget(mapFS(nil), "", DefaultLimits()), []Rule{BranchLayout(r)}, DefaultOptions())
+		require.NoError(t, err)
+		return rep.Findings()
+	}
+	repo.Branch(t, "dev")
+	assert.Empty(t, run())
+	repo.Branch(t, "env/prod")
+	repo.Branch(t, "feature/prod-banner")
+	got := run()
+	require.Len(t, got, 1)
+	assert.Equal(t, "branch per environment: dev, env/prod; their states diverge and promotion is a merge", got[0].Message)
+}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -80,4 +82,20 @@ func TestRunCancelled(t *testing.T) {
 	cancel()
 	_, err := Run(ctx, NewTarget(mapFS(map[string]string{"a.yaml": "a: b\n"}), "", DefaultLimits()), RepositoryRules(DefaultRepositoryOptions()), DefaultOptions())
 	assert.ErrorIs(t, err, context.Canceled)
+}
+
+// TestSymlinksAreNotRead: a link out of the snapshot (to a file holding a
+// Secret) is never followed, and the report says it was skipped.
+func TestSymlinksAreNotRead(t *testing.T) {
+	outside := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(outside, "secret.yaml"), []byte("apiVersion: v1\nkind: Secret\nmetadata: {name: x}\nstringData: {password: outside-value}\n"), 0o644))
+	dir := t.TempDir()
+	require.NoError(t, os.Symlink(filepath.Join(outside, "secret.yaml"), filepath.Join(dir, "link.yaml")))
+	require.NoError(t, os.Symlink(outside, filepath.Join(dir, "linked-dir")))
+	rep, err := Run(context.Background(), NewTarget(os.DirFS(dir), "", DefaultLimits()), RepositoryRules(DefaultRepositoryOptions()), DefaultOptions())
+	require.NoError(t, err)
+	for _, f := range rep.Findings() {
+		assert.NotContains(t, f.Location.File, "link", "a finding in a linked file: %+v", f)
+	}
+	assert.Contains(t, strings.Join(rep.Notes, "\n"), "2 symlinks not followed")
 }

@@ -39,7 +39,8 @@ Secrets and credentials, latest image tags, push-based deploys in CI files,
 Argo CD and Flux sync settings, the environment layout, invalid YAML.
 --history also reads the repository's Git history (every branch and tag,
 and, in a local clone, the commits a force push or reset dropped) for
-Secrets that any commit added, removed since or not: at most 10,000
+Secrets that any commit added, removed since or not, and its branches for
+one branch per environment: at most 10,000
 commits, 256 MiB of blobs and 60 seconds, with a note of what was not read.
 
 --kubeconfig (and --context) also read that cluster: objects a GitOps tool
@@ -90,7 +91,7 @@ func runCheck(ctx context.Context, out *output, f checkFlags) error {
 		return usagef("--insecure-registry needs --registry")
 	}
 	rules := check.RepositoryRules(check.DefaultRepositoryOptions())
-	known := []string{"secret-history", "image-tag-moved"}
+	known := []string{"secret-history", "layout-branch-per-environment", "image-tag-moved"}
 	for _, r := range append(rules, check.ClusterRules(nil, check.ClusterOptions{})...) {
 		known = append(known, r.Meta().ID)
 	}
@@ -128,12 +129,12 @@ func runCheck(ctx context.Context, out *output, f checkFlags) error {
 		return err
 	}
 	if f.history {
-		h, cleanup, err := historyRule(ctx, rs)
+		h, cleanup, err := historyRules(ctx, rs)
 		if err != nil {
 			return err
 		}
 		defer cleanup()
-		rules = append(rules, h)
+		rules = append(rules, h...)
 	}
 	rep, err := check.Run(ctx, check.NewTarget(snap.FS, snap.Revision, check.DefaultLimits()), rules, check.Options{Disabled: f.disable})
 	if err != nil {
@@ -181,16 +182,16 @@ func fetchSnapshot(ctx context.Context, rs repoSource) (*source.Snapshot, error)
 	}
 }
 
-// historyRule opens the local repository, or clones the remote one into
-// a temporary directory that cleanup removes, for the secret-history
-// rule.
-func historyRule(ctx context.Context, rs repoSource) (check.Rule, func(), error) {
+// historyRules opens the local repository, or clones the remote one into
+// a temporary directory that cleanup removes, for the secret-history and
+// layout-branch-per-environment rules.
+func historyRules(ctx context.Context, rs repoSource) ([]check.Rule, func(), error) {
 	if !isURL(rs.identity) {
 		repo, err := check.OpenRepository(rs.identity)
 		if err != nil {
 			return nil, nil, fmt.Errorf("history of %s: %s", rs.display, rootCause(err))
 		}
-		return check.SecretHistory(repo, check.DefaultHistoryOptions()), func() {}, nil
+		return []check.Rule{check.SecretHistory(repo, check.DefaultHistoryOptions()), check.BranchLayout(repo)}, func() {}, nil
 	}
 	tmp, err := os.MkdirTemp("", "converge-check-")
 	if err != nil {
@@ -202,7 +203,7 @@ func historyRule(ctx context.Context, rs repoSource) (check.Rule, func(), error)
 		cleanup()
 		return nil, nil, fmt.Errorf("history of %s: %s", rs.display, rootCause(err))
 	}
-	return check.SecretHistory(repo, check.DefaultHistoryOptions()), cleanup, nil
+	return []check.Rule{check.SecretHistory(repo, check.DefaultHistoryOptions()), check.BranchLayout(repo)}, cleanup, nil
 }
 
 // registryDigests resolves tags with promote's registry client,
