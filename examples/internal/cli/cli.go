@@ -174,7 +174,7 @@ Exit codes: 0 ok; 1 failed (apply, health, repository, path, cluster or rollout)
 		SilenceUsage:  true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usagef("%v", err) })
-	root.AddCommand(newPlan(out), newApply(out), newSync(out), newDiff(out), newDelete(out), newSeal(), newUnseal(), newAnalyze(out), newRollout(out), newCheck(out))
+	root.AddCommand(newPlan(out), newApply(out), newSync(out), newDiff(out), newDelete(out), newSeal(), newUnseal(), newAnalyze(out), newRollout(out), newCheck(out), newImage(out))
 	root.CompletionOptions.HiddenDefaultCmd = false
 	return root
 }
