@@ -40,6 +40,7 @@ var comparisons = []comparison{
 	analysisConditionsComparison,
 	rolloutComparison,
 	checkComparison,
+	promoteComparison,
 }
 
 // result is one BENCH line.

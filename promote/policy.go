@@ -210,7 +210,9 @@ func (c *compiled) semver(values []string) (string, error) {
 		if err != nil {
 			continue
 		}
-		if c.constraint.Check(v) && (latest == nil || v.GreaterThan(latest)) {
+		// The cheap comparison first: most tags are not the newest, and
+		// the range need not be checked for those.
+		if (latest == nil || v.GreaterThan(latest)) && c.constraint.Check(v) {
 			latest = v
 		}
 	}
@@ -224,10 +226,40 @@ func (c *compiled) semver(values []string) (string, error) {
 // dot-separated parts, then Masterminds' lenient parse (a "v" prefix is
 // allowed).
 func parseVersion(tag string) (*semver.Version, error) {
+	if v, ok := plainVersion(tag); ok {
+		return v, nil
+	}
 	if len(strings.SplitN(tag, ".", 3)) != 3 {
 		return nil, semver.ErrInvalidSemVer
 	}
 	return semver.NewVersion(tag)
+}
+
+// plainVersion parses the common MAJOR.MINOR.PATCH tag (decimal numbers
+// without leading zeros, nothing else) without Masterminds' general
+// parser, to the same Version: its Original is the tag itself. Anything
+// else is left to the general parser.
+func plainVersion(tag string) (*semver.Version, bool) {
+	var parts [3]uint64
+	n, start := 0, 0
+	for i := 0; i <= len(tag); i++ {
+		if i < len(tag) && tag[i] >= '0' && tag[i] <= '9' {
+			continue
+		}
+		if i < len(tag) && tag[i] != '.' || n == 3 {
+			return nil, false
+		}
+		part := tag[start:i]
+		if part == "" || len(part) > 1 && part[0] == '0' || len(part) > 18 {
+			return nil, false
+		}
+		parts[n], _ = strconv.ParseUint(part, 10, 64)
+		n, start = n+1, i+1
+	}
+	if n != 3 {
+		return nil, false
+	}
+	return semver.New(parts[0], parts[1], parts[2], "", ""), true
 }
 
 func (c *compiled) alphabetical(values []string) string {

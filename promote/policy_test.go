@@ -4,6 +4,7 @@ import (
 	"math/rand"
 	"testing"
 
+	"github.com/Masterminds/semver/v3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -194,4 +195,22 @@ func TestLatestFilterExtract(t *testing.T) {
 		"same value: the last tag": {policy: Policy{Kind: SemVer, Range: "*", Filter: &TagFilter{Pattern: `^(?:a|b)-(.*)$`, Extract: "$1"}}, tags: []string{"a-1.0.0", "b-1.0.0", "a-0.9.0"}, want: "b-1.0.0"},
 		"unanchored pattern":       {policy: Policy{Kind: Alphabetical, Filter: &TagFilter{Pattern: `rc`}}, tags: []string{"1-rc", "rc-2", "3"}, want: "rc-2"},
 	})
+}
+
+// TestPlainVersionIsMastermindsParse: the fast path parses exactly what
+// Masterminds' parser does, to the same version and Original, and leaves
+// everything else to it.
+func TestPlainVersionIsMastermindsParse(t *testing.T) {
+	for _, tag := range []string{"0.0.0", "1.2.3", "10.20.30", "999999999999999999.0.1"} {
+		v, ok := plainVersion(tag)
+		require.True(t, ok, tag)
+		want, err := semver.NewVersion(tag)
+		require.NoError(t, err)
+		assert.True(t, want.Equal(v), tag)
+		assert.Equal(t, tag, v.Original())
+	}
+	for _, tag := range []string{"", "1.2", "1.2.3.4", "01.2.3", "1.02.3", "v1.2.3", "1.2.3-rc.1", "1.2.3+meta", "1..3", ".1.2", "1.2.", "1.2.x", "1234567890123456789.0.0"} {
+		_, ok := plainVersion(tag)
+		assert.False(t, ok, tag)
+	}
 }
