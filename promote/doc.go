@@ -35,6 +35,33 @@
 // file is checked to mean what the edited tree means before it is
 // returned.
 //
+// Two more edits compose the others: [FileEdit], the whole-file hook, and
+// [Edits], which runs edits in turn on the tree the ones before left.
+// [VerifyRender] renders directories before and after a Result and
+// returns how the objects changed, failing with [ErrUnintended] when a
+// change is not one the caller allows ([ImagesOnly] for a promotion).
+//
+// # Promotions and rollbacks
+//
+// [PlanPromotion] takes what one environment runs to the next, in a
+// directory-per-environment repository: it renders both overlays, takes
+// the images the next one runs at another tag or digest, edits its
+// kustomization's images: ([SetImage]) and verifies that its render
+// changes in container images only. [Gate]s run first, against the source
+// environment (its health as the reconcile engine saw it, an analysis);
+// one that fails stops the promotion with [ErrGateFailed]:
+//
+//	plan, err := promote.PlanPromotion(ctx, snapshot.FS(), kustomize.New(),
+//		promote.Environment{Name: "dev", Dir: "apps/web/overlays/dev"},
+//		promote.Environment{Name: "staging", Dir: "apps/web/overlays/staging"},
+//		promote.PlanOptions{Gates: []promote.Gate{healthGate}})
+//	fmt.Print(plan.Summary(), "\n", plan.Edit.Diff())
+//
+// A rollback is a commit, never an apply: [Revert] undoes a promotion
+// commit as `git revert` does (refusing, with [ErrConflict], a file that
+// changed again since), and [Restore] puts an environment's directory back
+// as it was at a revision. [FindCommit] finds the promotion to undo.
+//
 // # Tag sources
 //
 // A [TagSource] gives a policy its tags. [ImageRepository] lists an OCI
