@@ -88,6 +88,13 @@
 // wrapping [ErrUnauthorized], [ErrImageNotFound], [ErrTooManyTags] or
 // [ErrBadResponse].
 //
+// [GitTags] lists a Git remote's tags with one ref listing, no clone
+// (annotated tags peeled to their commits), and [HelmChart] a chart's
+// versions from an HTTP repository's index.yaml (bounded, 32 MiB) or an
+// OCI repository's tags, as Kargo's warehouse subscriptions read them.
+// Both drop what is not a plain tag or version (quotes, YAML syntax,
+// newlines, oversize) and take credentials as values.
+//
 // A [Scanner] adds Flux's scan interval without a controller or a
 // goroutine: the host calls [Scanner.Scan] on each pass and it lists the
 // registry only when the interval has passed since the last listing of

@@ -7,7 +7,8 @@ import (
 )
 
 // TagSource lists the tags a [Policy] picks from: an image repository
-// ([ImageRepository]) or, later, Git tags or chart versions. Tags returns
+// ([ImageRepository]), a Git remote's tags ([GitTags]) or a Helm chart's
+// versions ([HelmChart]). Tags returns
 // the tags in the order the source gives them (a registry's is lexical);
 // the caller owns the returned slice. Implementations must be safe for
 // concurrent use and must honour ctx's deadline.
@@ -24,6 +25,8 @@ func (f TagSourceFunc) Tags(ctx context.Context) ([]string, error) { return f(ct
 var (
 	_ TagSource = TagSourceFunc(nil)
 	_ TagSource = (*ImageRepository)(nil)
+	_ TagSource = (*GitTags)(nil)
+	_ TagSource = (*HelmChart)(nil)
 )
 
 // DefaultExclusions is Flux ImageRepository's default exclusion list: the
