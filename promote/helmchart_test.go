@@ -2,6 +2,7 @@ package promote_test
 
 import (
 	"context"
+	"io"
 	"log"
 	"net/http"
 	"net/http/httptest"
@@ -127,7 +128,7 @@ func TestHelmChartBadIndexes(t *testing.T) {
 // TestHelmChartOCI reads an OCI chart repository's tags from a real
 // (in-process) registry, with Helm's "_" for "+" turned back.
 func TestHelmChartOCI(t *testing.T) {
-	srv := httptest.NewServer(registry.New(registry.Logger(log.New(discard{}, "", 0))))
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	defer srv.Close()
 	host := strings.TrimPrefix(srv.URL, "http://")
 	for _, tag := range []string{"1.2.3", "1.2.4_build.7", "0.9.0"} {
@@ -146,7 +147,3 @@ func TestHelmChartOCI(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, strings.HasPrefix(d, "sha256:"))
 }
-
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
