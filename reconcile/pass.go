@@ -123,7 +123,7 @@ func (r *Reconciler) pass(ctx context.Context, u *Unit, st *unitState, s *Status
 		}
 		s.Sync = syncOf(plan)
 		if manual {
-			s.Health = r.rollup(ctx, entry, set.IDs())
+			s.Health = r.rollup(ctx, entry, plannedIDs(plan, set))
 			return nil
 		}
 		if s.Sync == OutOfSync {
@@ -327,6 +327,22 @@ func (r *Reconciler) rollup(ctx context.Context, entry *clusterEntry, ids []obje
 		results = append(results, health.ObjectResult{ID: id, Result: res})
 	}
 	return health.Worst(results)
+}
+
+// plannedIDs are the objects a plan keeps, with the namespaces the
+// applier gave them (the rendered set's IDs may have none yet), for the
+// health roll-up of a plan.
+func plannedIDs(plan *apply.Result, set *object.Set) []object.ID {
+	if plan == nil {
+		return set.IDs()
+	}
+	ids := make([]object.ID, 0, len(plan.Objects))
+	for _, o := range plan.Objects {
+		if o.Action != apply.Pruned {
+			ids = append(ids, o.ID)
+		}
+	}
+	return ids
 }
 
 // dependenciesReady reports whether every unit u depends on is Ready and,
