@@ -88,12 +88,23 @@
 // wrapping [ErrUnauthorized], [ErrImageNotFound], [ErrTooManyTags] or
 // [ErrBadResponse].
 //
-// [GitTags] lists a Git remote's tags with one ref listing, no clone
-// (annotated tags peeled to their commits), and [HelmChart] a chart's
-// versions from an HTTP repository's index.yaml (bounded, 32 MiB) or an
-// OCI repository's tags, as Kargo's warehouse subscriptions read them.
-// Both drop what is not a plain tag or version (quotes, YAML syntax,
-// newlines, oversize) and take credentials as values.
+// [GitTags] and [HelmChart] are tag sources of the same shape, taking the
+// same options, as Kargo's warehouse subscriptions read them. GitTags
+// lists a Git remote's tags with one reference listing (git ls-remote,
+// no clone), each with the commit an annotated tag peels to
+// ([GitTags.List]). HelmChart lists a chart's versions from an HTTP
+// repository's index.yaml (read up to 32 MiB, with each package's digest
+// and creation time) or an OCI repository's tags, where Helm stores "+"
+// as "_" and Versions turns it back:
+//
+//	chart, err := promote.NewHelmChart("https://charts.example", "web",
+//		promote.WithCredentials(promote.Credentials{Username: user, Password: pass}))
+//	versions, err := chart.Tags(ctx)
+//	version, err := promote.Policy{Kind: promote.SemVer, Range: "^1.0.0"}.Latest(versions)
+//
+// Both skip, and count, what is not a plain tag or version (a newline, a
+// quote, YAML syntax, 10 KB); their failures are [*RegistryError]s with
+// the registry's sentinels, and no error shows a credential.
 //
 // A [Scanner] adds Flux's scan interval without a controller or a
 // goroutine: the host calls [Scanner.Scan] on each pass and it lists the

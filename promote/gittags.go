@@ -1,200 +1,294 @@
 package promote
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
+	"net/http"
+	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/format/pktline"
+	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
-	"github.com/go-git/go-git/v5/storage/memory"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	sourcegit "github.com/converge-dev/converge/source/git"
 )
 
-// GitTagsOptions configure a [GitTags] source. A zero field takes its
-// default.
-type GitTagsOptions struct {
-	// Username and Password (or a token as the password) authenticate
-	// over HTTP(S); anonymous when both are empty.
-	Username, Password string
-	// Exclusions are regular expressions of tags to leave out; none by
-	// default.
-	Exclusions []string
-	// MaxTags bounds the tags read ([DefaultMaxTags]); past it Tags fails
-	// with ErrTooManyTags.
-	MaxTags int
-	// Timeout bounds one listing ([DefaultTimeout]).
-	Timeout time.Duration
-	// AllowFileURLs allows file:// URLs (tests, local mirrors).
-	AllowFileURLs bool
+// GitTag is one tag of a Git remote.
+type GitTag struct {
+	// Name is the tag's name, without "refs/tags/".
+	Name string
+	// Commit is the object the tag names once peeled: for an annotated
+	// tag, the commit its tag object points at, not the tag object.
+	Commit string
+	// Annotated reports a tag object (`git tag -a`), false for a
+	// lightweight tag.
+	Annotated bool
 }
 
-// GitTags lists the tags of a Git remote, as Kargo's Git subscriptions
-// and Flux's semver refs read them: one ref listing (git ls-remote), no
-// clone. It implements [TagSource]; [GitTags.Commit] gives the commit a
-// tag points at, annotated tags peeled. It is safe for concurrent use.
+// GitTagList is one listing of a remote's tags.
+type GitTagList struct {
+	// Tags are sorted by name, the excluded ones left out.
+	Tags []GitTag
+	// Skipped counts the tags left out because their names are not
+	// plain (see [GitTags.List]); excluded tags are not counted.
+	Skipped int
+}
+
+// Names returns the tags' names, in order, for a [Policy].
+func (l GitTagList) Names() []string {
+	out := make([]string, len(l.Tags))
+	for i, t := range l.Tags {
+		out[i] = t.Name
+	}
+	return out
+}
+
+// Lookup returns the tag called name.
+func (l GitTagList) Lookup(name string) (GitTag, bool) {
+	for _, t := range l.Tags {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return GitTag{}, false
+}
+
+// GitTags lists the tags of a Git remote over smart HTTP(S), as Kargo's
+// Git subscriptions and Flux's semver references read them: one
+// reference listing (what `git ls-remote --tags` asks), no clone and no
+// object. It implements [TagSource]; it is safe for concurrent use and
+// keeps no state between calls.
 type GitTags struct {
-	url      string
+	name     string
+	endpoint *transport.Endpoint
+	client   transport.Transport
 	auth     transport.AuthMethod
+	creds    Credentials
 	excluded exclusions
 	maxTags  int
 	timeout  time.Duration
-
-	mu      sync.Mutex
-	commits map[string]plumbing.Hash // of the last listing
-	skipped int
 }
 
-// NewGitTags returns the tag source of the remote at rawURL (https://,
-// http://, or file:// with AllowFileURLs).
-func NewGitTags(rawURL string, opts GitTagsOptions) (*GitTags, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil || u.Host == "" && u.Scheme != "file" {
-		return nil, fmt.Errorf("git tags: %q is not a URL", clip(redactURL(rawURL)))
+// NewGitTags returns the tag source of the remote at rawURL, an https://
+// URL (http:// only WithInsecure) without credentials in it. It takes an
+// [ImageRepository]'s options, with the same meaning and defaults:
+//
+//   - WithCredentials: Username and Password are HTTP basic (for GitHub
+//     and GitLab, a token as the password); Token is sent as
+//     "Authorization: Bearer"; a Docker config is refused.
+//   - WithExclusions ([DefaultExclusions]), WithMaxTags
+//     ([DefaultMaxTags], counted over every tag the remote lists),
+//     WithTimeout ([DefaultTimeout]), WithTransport and WithInsecure.
+//   - WithPageSize has no effect: a remote lists its references at once.
+//
+// The listing itself is bounded as a registry page is (32 MiB). SSH
+// remotes are not supported.
+func NewGitTags(rawURL string, opts ...RepositoryOption) (*GitTags, error) {
+	u, err := sourcegit.ParseURL(rawURL, false)
+	if err != nil {
+		return nil, fmt.Errorf("git tags: %w", err)
+	}
+	cfg := repositoryConfig(opts)
+	g := &GitTags{name: u.String(), creds: cfg.creds, maxTags: cfg.maxTags, timeout: cfg.timeout}
+	fail := func(err error) (*GitTags, error) { return nil, fmt.Errorf("git tags %s: %w", g.name, err) }
+	switch {
+	case u.Scheme == "ssh":
+		return fail(errors.New("SSH remotes are not supported; use the https URL"))
+	case u.Scheme == "http" && !cfg.insecure:
+		return fail(errors.New("plain HTTP needs WithInsecure"))
+	}
+	if g.excluded, err = cfg.validateShared(); err != nil {
+		return fail(err)
 	}
 	switch {
-	case u.Scheme == "https" || u.Scheme == "http":
-	case u.Scheme == "file" && opts.AllowFileURLs:
-	default:
-		return nil, fmt.Errorf("git tags: %s: the scheme %q is not allowed (https, http)", redactURL(rawURL), clip(u.Scheme))
+	case len(cfg.creds.DockerConfigJSON) > 0:
+		return fail(fmt.Errorf("%w: a Docker config is for registries; give a Git remote a username and password or a token", ErrInvalidCredentials))
+	case cfg.creds.Username != "":
+		g.auth = &githttp.BasicAuth{Username: cfg.creds.Username, Password: cfg.creds.Password}
+	case cfg.creds.Token != "":
+		g.auth = &githttp.TokenAuth{Token: cfg.creds.Token}
 	}
-	if u.User != nil {
-		return nil, fmt.Errorf("git tags: %s: give credentials as options, not in the URL", redactURL(rawURL))
+	if g.endpoint, err = transport.NewEndpoint(g.name); err != nil {
+		return fail(errors.New("the URL is not a Git endpoint")) // go-git's text quotes the URL
 	}
-	g := &GitTags{url: rawURL, maxTags: opts.MaxTags, timeout: opts.Timeout}
-	if g.maxTags <= 0 {
-		g.maxTags = DefaultMaxTags
-	}
-	if g.timeout <= 0 {
-		g.timeout = DefaultTimeout
-	}
-	if opts.Username != "" || opts.Password != "" {
-		g.auth = &githttp.BasicAuth{Username: cmp.Or(opts.Username, "git"), Password: opts.Password}
-	}
-	if g.excluded, err = compileExclusions(opts.Exclusions); err != nil {
-		return nil, fmt.Errorf("git tags %s: %w", redactURL(rawURL), err)
-	}
+	// A client of our own, not go-git's process-wide one: it takes the
+	// caller's transport, keeps to HTTPS and bounds the listing.
+	hc := &http.Client{Transport: &guard{inner: cfg.transport, insecure: cfg.insecure}}
+	g.client = githttp.NewClientWithOptions(hc, &githttp.ClientOptions{RedirectPolicy: githttp.FollowInitialRedirects})
 	return g, nil
 }
 
-var _ TagSource = (*GitTags)(nil)
+// Name returns the remote's URL.
+func (g *GitTags) Name() string { return g.name }
 
-// Tags lists the remote's tags, sorted, less the excluded ones and any
-// that is not a plain tag name (a quote, YAML syntax, 256 bytes or more:
-// counted by [GitTags.Skipped]). It fails wrapping ErrUnauthorized,
-// ErrImageNotFound (no such repository), ErrTooManyTags, or the
-// context's error; no error shows the credentials.
+// Tags returns the names [GitTags.List] lists.
 func (g *GitTags) Tags(ctx context.Context) ([]string, error) {
+	l, err := g.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return l.Names(), nil
+}
+
+// List lists the remote's tags, sorted by name, each with the commit it
+// peels to, less the excluded ones and those whose name is not plain: a
+// name must be letters, digits and . _ + / - (starting with a letter, a
+// digit or _), without "..", shorter than 256 bytes, so that it can go
+// into a YAML file as it is. Git allows quotes, braces and '#' in a tag,
+// and a hostile server may list anything. An empty repository has no
+// tags. List fails with a [*RegistryError] wrapping ErrUnauthorized (401,
+// 403), ErrImageNotFound (no such repository), ErrTooManyTags,
+// ErrBadResponse (not the Git protocol, or over the bound), or the
+// context's error.
+func (g *GitTags) List(ctx context.Context) (GitTagList, error) {
 	ctx, cancel := context.WithTimeout(ctx, g.timeout)
 	defer cancel()
-	remote := git.NewRemote(memory.NewStorage(), &config.RemoteConfig{Name: "origin", URLs: []string{g.url}})
-	refs, err := remote.ListContext(ctx, &git.ListOptions{Auth: g.auth, PeelingOption: git.AppendPeeled})
+	ar, err := g.advertised(ctx)
 	if errors.Is(err, transport.ErrEmptyRemoteRepository) {
-		return []string{}, nil
+		return GitTagList{Tags: []GitTag{}}, nil
 	}
 	if err != nil {
-		return nil, g.fail(err)
+		return GitTagList{}, g.fail(err)
 	}
-	commits := map[string]plumbing.Hash{}
-	peeled := map[string]bool{}
-	skipped := 0
-	for _, r := range refs {
-		name := r.Name().String()
-		tag, ok := strings.CutPrefix(name, "refs/tags/")
-		if !ok {
+	l, err := selectGitTags(ar.References, ar.Peeled, g.excluded, g.maxTags)
+	if err != nil {
+		return GitTagList{}, g.fail(err)
+	}
+	return l, nil
+}
+
+// advertised reads the remote's reference listing: go-git's Remote.List
+// without its process-wide HTTP client.
+func (g *GitTags) advertised(ctx context.Context) (*packp.AdvRefs, error) {
+	sess, err := g.client.NewUploadPackSession(g.endpoint, g.auth)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = sess.Close() }() // nothing to flush after a listing
+	return sess.AdvertisedReferencesContext(ctx)
+}
+
+// selectGitTags takes the tags out of a reference listing: refs maps
+// reference names to what they point at, peeled the annotated tags to
+// their targets.
+func selectGitTags(refs, peeled map[string]plumbing.Hash, ex exclusions, maxTags int) (GitTagList, error) {
+	n := 0
+	for ref := range refs {
+		if strings.HasPrefix(ref, "refs/tags/") {
+			n++
+		}
+	}
+	if n > maxTags {
+		return GitTagList{}, &boundError{kind: ErrTooManyTags, msg: fmt.Sprintf("%d tags, more than %d (WithMaxTags)", n, maxTags)}
+	}
+	l := GitTagList{Tags: make([]GitTag, 0, n)}
+	for ref, hash := range refs {
+		name, ok := strings.CutPrefix(ref, "refs/tags/")
+		if !ok || ex.excludes(name) {
 			continue
 		}
-		tag, isPeeled := strings.CutSuffix(tag, "^{}")
-		if !validGitTag(tag) {
-			if !isPeeled {
-				skipped++
-			}
+		if !validGitTag(name) {
+			l.Skipped++
 			continue
 		}
-		// The peeled entry (the commit of an annotated tag) wins over the
-		// tag object's hash.
-		if isPeeled || !peeled[tag] {
-			commits[tag] = r.Hash()
-			peeled[tag] = peeled[tag] || isPeeled
+		t := GitTag{Name: name, Commit: hash.String()}
+		if target, ok := peeled[ref]; ok {
+			t.Commit, t.Annotated = target.String(), true
 		}
+		l.Tags = append(l.Tags, t)
 	}
-	if len(commits) > g.maxTags {
-		return nil, fmt.Errorf("git tags of %s: %w: %d tags, over the bound of %d", redactURL(g.url), ErrTooManyTags, len(commits), g.maxTags)
-	}
-	g.mu.Lock()
-	g.commits, g.skipped = commits, skipped
-	g.mu.Unlock()
-	tags := make([]string, 0, len(commits))
-	for t := range commits {
-		tags = append(tags, t)
-	}
-	slices.Sort(tags)
-	return g.excluded.filter(tags), nil
+	slices.SortFunc(l.Tags, func(a, b GitTag) int { return strings.Compare(a.Name, b.Name) })
+	return l, nil
 }
 
-// Commit returns the commit tag pointed at in the last listing (the
-// target of an annotated tag), or ErrNotFound.
-func (g *GitTags) Commit(tag string) (string, error) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	h, ok := g.commits[tag]
-	if !ok {
-		return "", fmt.Errorf("git tag %q of %s: %w", clip(tag), redactURL(g.url), ErrNotFound)
-	}
-	return h.String(), nil
+var gitTagName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._+/-]{0,254}$`)
+
+func validGitTag(name string) bool {
+	return gitTagName.MatchString(name) && !strings.Contains(name, "..")
 }
 
-// Skipped returns how many tags the last listing left out as not plain
-// tag names.
-func (g *GitTags) Skipped() int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.skipped
-}
-
+// fail wraps err into a RegistryError of the kind it is. The texts a
+// server controls (the body of a 401, the bytes of a bad listing) are
+// left out: they are long, and may echo what the request carried.
 func (g *GitTags) fail(err error) error {
-	kind := err
+	e := &RegistryError{Op: "list tags of", Image: g.name, Err: err, secrets: g.creds.secrets()}
+	var be *boundError
+	var bad *packp.ErrUnexpectedData
+	var serverErr *pktline.ErrorLine
+	var unexpected *plumbing.UnexpectedError
 	switch {
-	case errors.Is(err, transport.ErrAuthenticationRequired), errors.Is(err, transport.ErrAuthorizationFailed):
-		kind = ErrUnauthorized
+	case errors.As(err, &be):
+		e.Kind = be.kind
+	case errors.Is(err, transport.ErrAuthenticationRequired):
+		e.Kind, e.Err = ErrUnauthorized, transport.ErrAuthenticationRequired
+	case errors.Is(err, transport.ErrAuthorizationFailed):
+		e.Kind, e.Err = ErrUnauthorized, transport.ErrAuthorizationFailed
 	case errors.Is(err, transport.ErrRepositoryNotFound):
-		kind = ErrImageNotFound
-	}
-	if kind != err {
-		return fmt.Errorf("git tags of %s: %w: %s", redactURL(g.url), kind, clip(err.Error()))
-	}
-	return fmt.Errorf("git tags of %s: %w", redactURL(g.url), err)
-}
-
-// validGitTag accepts what a tag to promote by looks like: letters,
-// digits and . _ - + /, shorter than 256 bytes; quotes, YAML syntax and
-// spaces, which Git allows in a ref, are not in it.
-func validGitTag(t string) bool {
-	if t == "" || len(t) >= 256 {
-		return false
-	}
-	for _, c := range t {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("._-+/", c)) {
-			return false
+		e.Kind, e.Err = ErrImageNotFound, transport.ErrRepositoryNotFound
+	case errors.As(err, &bad):
+		e.Kind, e.Err = ErrBadResponse, errors.New(clip(bad.Msg))
+	case errors.As(err, &serverErr):
+		e.Err = fmt.Errorf("the server says: %s", clip(strings.TrimSpace(serverErr.Text)))
+	case errors.Is(err, pktline.ErrInvalidPktLen), errors.Is(err, packp.ErrEmptyInput):
+		e.Kind, e.Err = ErrBadResponse, errors.New("the answer is not a Git reference listing")
+	case errors.As(err, &unexpected):
+		// go-git's status error (it has no Unwrap) quotes the request URL.
+		var status *githttp.Err
+		if errors.As(unexpected.Err, &status) {
+			e.Err = fmt.Errorf("the server answered %s", clip(status.Response.Status))
 		}
 	}
-	return true
+	return e
 }
 
-// redactURL drops userinfo from a URL for messages.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "a URL that does not parse"
+// repositoryConfig applies an ImageRepository's options to one with
+// NewImageRepository's defaults, for the sources that share them.
+func repositoryConfig(opts []RepositoryOption) *ImageRepository {
+	r := &ImageRepository{
+		exclusions: DefaultExclusions,
+		maxTags:    DefaultMaxTags,
+		pageSize:   DefaultPageSize,
+		timeout:    DefaultTimeout,
+		transport:  remote.DefaultTransport,
 	}
-	u.User = nil
-	return u.String()
+	for _, o := range opts {
+		o(r)
+	}
+	return r
+}
+
+// validateShared checks the options every source reads, as
+// NewImageRepository does, and compiles the exclusions.
+func (r *ImageRepository) validateShared() (exclusions, error) {
+	ex, err := compileExclusions(r.exclusions)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.creds.validate(); err != nil {
+		return nil, err
+	}
+	if r.maxTags <= 0 {
+		return nil, fmt.Errorf("max tags must be positive, not %d", r.maxTags)
+	}
+	if r.timeout <= 0 {
+		return nil, fmt.Errorf("timeout must be positive, not %s", r.timeout)
+	}
+	return ex, nil
+}
+
+// excludes reports whether a pattern matches s.
+func (ex exclusions) excludes(s string) bool {
+	for _, re := range ex {
+		if re.MatchString(s) {
+			return true
+		}
+	}
+	return false
 }
