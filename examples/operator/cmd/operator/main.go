@@ -1,0 +1,85 @@
+// Command operator runs converge's reference operator: the controller of
+// converge.dev/v1alpha1 Applications (see package operator).
+//
+//	operator --kubeconfig ~/.kube/config --metrics-bind-address :8080 \
+//		--default-interval 5m --concurrency 4 --install-crd
+//
+// Without --kubeconfig it uses $KUBECONFIG, the in-cluster service account
+// or ~/.kube/config, in that order. It stops on SIGINT or SIGTERM.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/converge-dev/converge/examples/operator"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "operator:", err)
+		os.Exit(1)
+	}
+}
+
+// run parses the flags and runs the operator until ctx is done.
+func run(ctx context.Context, args []string) error {
+	d := operator.DefaultOptions()
+	opts := d
+	fs := flag.NewFlagSet("operator", flag.ContinueOnError)
+	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, in-cluster, ~/.kube/config)")
+	fs.StringVar(&opts.MetricsAddr, "metrics-bind-address", d.MetricsAddr, `address of the Prometheus metrics endpoint ("0" turns it off)`)
+	fs.StringVar(&opts.HealthAddr, "health-probe-bind-address", d.HealthAddr, `address of /healthz and /readyz ("0" turns them off)`)
+	fs.DurationVar(&opts.DefaultInterval, "default-interval", d.DefaultInterval, "interval of Applications that set none")
+	fs.IntVar(&opts.Concurrency, "concurrency", d.Concurrency, "Applications reconciled at once (MaxConcurrentReconciles)")
+	fs.DurationVar(&opts.RetryInterval, "retry-interval", d.RetryInterval, "first wait after a failed pass, doubling up to the interval")
+	fs.DurationVar(&opts.DependencyRetry, "dependency-retry", d.DependencyRetry, "how soon an Application waiting for a dependency is tried again")
+	fs.DurationVar(&opts.FetchCoalesce, "fetch-coalesce", d.FetchCoalesce, "how long one fetch of a repository answers the other Applications on it")
+	fs.StringVar(&opts.GitCacheDir, "git-cache-dir", "", "keep Git repositories on disk here (default: in memory)")
+	fs.BoolVar(&opts.InstallCRD, "install-crd", false, "apply the Application CRD before starting")
+	zapOpts := zap.Options{}
+	zapOpts.BindFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if opts.Concurrency < 1 {
+		return fmt.Errorf("--concurrency must be at least 1, not %d", opts.Concurrency)
+	}
+	if opts.DefaultInterval <= 0 {
+		return fmt.Errorf("--default-interval must be positive, not %s", opts.DefaultInterval)
+	}
+	opts.Logger = zap.New(zap.UseFlagOptions(&zapOpts))
+	// controller-runtime logs a warning through its global logger when
+	// none is set; the operator's own logger is the one it should use.
+	ctrl.SetLogger(opts.Logger)
+	cfg, err := restConfig(*kubeconfig)
+	if err != nil {
+		return err
+	}
+	return operator.Run(ctx, cfg, opts)
+}
+
+func restConfig(path string) (*rest.Config, error) {
+	if path == "" {
+		return ctrl.GetConfig()
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", path)
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig %s: %w", path, err)
+	}
+	return cfg, nil
+}
