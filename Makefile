@@ -18,6 +18,7 @@ testbin:
 	@bash hack/testbin/build.sh >/dev/null
 	@bash hack/peers/build.sh kustomize helm sops kubeseal sealed-secrets-controller kubectl >/dev/null
 	@bash hack/vault/build.sh >/dev/null
+	@bash hack/gitea/build.sh >/dev/null
 
 fmt:
 	@unformatted=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go')); \

@@ -109,5 +109,27 @@
 // A [Scanner] adds Flux's scan interval without a controller or a
 // goroutine: the host calls [Scanner.Scan] on each pass and it lists the
 // registry only when the interval has passed since the last listing of
-// that repository (with those exclusions and credentials).
+// that repository (with those exclusions and credentials).//
+// # Commits and pushes
+//
+// A [Publisher] ([NewPublisher]) clones the deployment repository, runs an
+// Edit on it, commits with provenance trailers ([Provenance],
+// [PlanProvenance], read back by [ParseProvenance]), signs with OpenPGP
+// or SSH ([NewOpenPGPSigner], [NewSSHSigner]) so that `git verify-commit`
+// and source/git's verification accept the commit, and pushes; on a
+// non-fast-forward it fetches, runs the Edit again on the new head and
+// retries, a bounded number of times. Branch names and messages a shell
+// or Git could misread are refused before anything is written.
+//
+// # Pull requests
+//
+// A [PullRequester] keeps one pull request per promotion on a [Forge]
+// ([NewGitea], [NewGitHub], [NewGitLab], or a host's own): the promotion's
+// head branch ([PromotionBranch]) is its identity, so a second run updates
+// the open pull request instead of opening another, and one closed or
+// merged is left alone. Merging with the SHA the checks passed on
+// ([MergeOptions].SHA) merges nothing else. The forge's failures are
+// [*ForgeError]s wrapping ErrForgeUnauthorized, ErrForgeNotFound,
+// ErrForgeRejected, ErrForgeRateLimited or ErrForgeBadResponse; their text
+// quotes a bounded, sanitized excerpt of the answer and never the token.
 package promote
