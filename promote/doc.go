@@ -109,7 +109,8 @@
 // A [Scanner] adds Flux's scan interval without a controller or a
 // goroutine: the host calls [Scanner.Scan] on each pass and it lists the
 // registry only when the interval has passed since the last listing of
-// that repository (with those exclusions and credentials).//
+// that repository (with those exclusions and credentials).
+//
 // # Commits and pushes
 //
 // A [Publisher] ([NewPublisher]) clones the deployment repository, runs an
