@@ -113,14 +113,18 @@
 //
 // # Commits and pushes
 //
-// A [Publisher] ([NewPublisher]) clones the deployment repository, runs an
-// Edit on it, commits with provenance trailers ([Provenance],
-// [PlanProvenance], read back by [ParseProvenance]), signs with OpenPGP
-// or SSH ([NewOpenPGPSigner], [NewSSHSigner]) so that `git verify-commit`
-// and source/git's verification accept the commit, and pushes; on a
-// non-fast-forward it fetches, runs the Edit again on the new head and
-// retries, a bounded number of times. Branch names and messages a shell
-// or Git could misread are refused before anything is written.
+// A [Publisher] ([NewPublisher]) fetches one branch of the deployment
+// repository into memory, runs an [Edit] on it, commits the files whose
+// content changed (an edit that changes nothing makes no commit:
+// [Unchanged]) with provenance trailers ([Provenance], [PlanProvenance];
+// [ParseProvenance] reads them back for a rollback), signs with OpenPGP
+// or SSH ([NewOpenPGPSigner], [NewSSHSigner], or a [SignerFunc]) so that
+// `git verify-commit` and source/git's verification accept the commit,
+// and pushes with a lease on the head it built on. When someone pushed
+// first, it fetches, runs the Edit again on the new head and retries, up
+// to WithPushAttempts, then fails with [ErrBranchMoved]. Branch names and
+// messages a shell or Git could misread are refused before anything is
+// fetched, and no error shows a credential.
 //
 // # Pull requests
 //

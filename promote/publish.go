@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/go-git/go-billy/v5"
@@ -56,9 +55,6 @@ const DefaultPushAttempts = 4
 // spread out.
 const DefaultPushRetryDelay = 250 * time.Millisecond
 
-// maxMessage bounds a commit message, trailers excluded.
-const maxMessage = 64 << 10
-
 // Identity is a commit's author or committer.
 type Identity struct {
 	Name, Email string
@@ -66,7 +62,7 @@ type Identity struct {
 
 func (id Identity) validate(role string) error {
 	bad := func(why string) error {
-		return fmt.Errorf("%w: %s %q <%s> %s", ErrInvalidMessage, role, clip(id.Name), clip(id.Email), why)
+		return fmt.Errorf("%w: %s %q %q %s", ErrInvalidMessage, role, clip(id.Name), clip(id.Email), why)
 	}
 	switch {
 	case strings.TrimSpace(id.Name) == "" || strings.TrimSpace(id.Email) == "":
@@ -83,12 +79,27 @@ func (id Identity) validate(role string) error {
 
 // Change is one publication: an edit committed on a branch.
 type Change struct {
-	// Branch is the branch to commit on; it must exist on the remote. It
-	// must be a name `git check-ref-format --branch` accepts and, beyond
-	// that, only ASCII letters, digits and . _ - / +, so that it cannot
-	// be read as an option ("-f"), a shell command ("main;rm") or a path
-	// ("../x") wherever it is shown or passed on; at most 255 bytes.
+	// Branch is the branch the commit is pushed to. Without a Base it
+	// must exist on the remote, and the commit goes on top of its head.
+	// It must be a name `git check-ref-format --branch` accepts and,
+	// beyond that, only ASCII letters, digits and . _ - / +, so that it
+	// cannot be read as an option ("-f"), a shell command ("main;rm") or
+	// a path ("../x") wherever it is shown or passed on; at most 255
+	// bytes. Base is held to the same rules.
 	Branch string
+	// Base, when set to another branch than Branch, makes Branch a pull
+	// request's head branch ([PromotionBranch]): the edit runs on Base's
+	// head, and the commit, one on top of it, is pushed to Branch,
+	// creating it or replacing what it holds. The head branch belongs to
+	// the promotion; commits someone else pushed to it are replaced too.
+	// The push is a compare-and-swap on the head Branch had when fetched
+	// (on its absence, when it had none), so a push to Branch in between
+	// is never overwritten unseen: it starts another attempt. When Branch
+	// already holds the change (a commit on Base's head with the tree the
+	// edit makes), nothing is pushed and the Publication says Unchanged.
+	// Base must exist on the remote; empty, the commit goes on Branch
+	// itself.
+	Base string
 	// Message is the commit message: a subject line, then optionally a
 	// blank line and a body. It is refused, not cleaned, when it holds a
 	// control character other than newline and tab (a carriage return
@@ -110,7 +121,8 @@ type Change struct {
 	// tree it is given (a [SetImage], or an [EditFunc] that plans a
 	// promotion with [PlanPromotion]), not a Result computed beforehand.
 	// Its Result's files are written, and those whose content changes are
-	// committed; a path must be a valid fs path outside .git.
+	// committed; a path must be a valid fs path, outside .git and not
+	// through a symbolic link. An edit cannot delete a file.
 	Edit Edit
 }
 
@@ -121,8 +133,9 @@ type PublishAction string
 const (
 	// Pushed: a commit was made and pushed.
 	Pushed PublishAction = "pushed"
-	// Unchanged: the edit changed nothing on the branch's head; no
-	// commit was made.
+	// Unchanged: the edit changed nothing on the branch's head, or the
+	// head branch already holds the change (see [Change].Base); nothing
+	// was pushed.
 	Unchanged PublishAction = "unchanged"
 )
 
@@ -133,11 +146,18 @@ func (a PublishAction) String() string { return string(a) }
 type Publication struct {
 	Action PublishAction
 	Branch string
-	// Commit is the pushed commit's hash; empty when Unchanged.
+	// Commit is the pushed commit's hash. When Unchanged it is empty,
+	// unless a head branch (see [Change].Base) already holds the
+	// change: then it is that branch's commit.
 	Commit string
-	// Base is the head the edit ran on: the pushed commit's parent, or,
-	// when Unchanged, the head that already holds the change.
+	// Base is the head the edit ran on (of Change.Base, when given):
+	// the pushed commit's parent, or, when Unchanged, the head that
+	// already holds the change or that the change is already on.
 	Base string
+	// Replaced is, on a head branch (see [Change].Base), the commit the
+	// push replaced; empty when the push created the branch, and
+	// without a Base.
+	Replaced string
 	// Files are the paths the commit changes, in the edit's order.
 	Files []string
 	// Edit is what the edit changed on Base, files whose content did not
@@ -149,7 +169,10 @@ type Publication struct {
 }
 
 // PublishError is a failed publication: what failed, on which branch,
-// after how many attempts. Its text never shows a credential.
+// after how many attempts. No credential shows in its text, nor in the
+// text of any error it wraps: a cause whose text holds one (a server
+// that quotes a token back) is replaced by its redacted text, keeping
+// the package's and go-git's sentinels for errors.Is.
 type PublishError struct {
 	Remote   string
 	Branch   string
@@ -159,6 +182,40 @@ type PublishError struct {
 	secrets []string
 }
 
+// newPublishError builds the error, redacting its cause when needed.
+func (p *Publisher) newPublishError(branch string, attempts int, err error) *PublishError {
+	if text := redactAll(err.Error(), p.secrets); text != err.Error() {
+		r := &redactedError{text: text}
+		for _, kind := range []error{ErrInvalidBranch, ErrInvalidMessage, ErrInvalidProvenance, ErrBranchNotFound,
+			ErrBranchMoved, ErrUnauthorized, ErrNotFound, ErrInvalidCredentials, context.Canceled, context.DeadlineExceeded,
+			transport.ErrAuthenticationRequired, transport.ErrAuthorizationFailed, transport.ErrRepositoryNotFound} {
+			if errors.Is(err, kind) {
+				r.kinds = append(r.kinds, kind)
+			}
+		}
+		err = r
+	}
+	return &PublishError{Remote: p.display, Branch: bounded(branch, 64), Attempts: attempts, Err: err, secrets: p.secrets}
+}
+
+// redactedError is an error's text with the secrets taken out, and the
+// sentinels it matched.
+type redactedError struct {
+	text  string
+	kinds []error
+}
+
+func (e *redactedError) Error() string   { return e.text }
+func (e *redactedError) Unwrap() []error { return e.kinds }
+
+func redactAll(s string, secrets []string) string {
+	for _, secret := range secrets {
+		s = strings.ReplaceAll(s, secret, "***")
+	}
+	return s
+}
+
+// Error implements error.
 func (e *PublishError) Error() string {
 	branch := e.Branch
 	if validBranch(branch) != nil {
@@ -168,11 +225,7 @@ func (e *PublishError) Error() string {
 	if e.Attempts > 1 {
 		s += fmt.Sprintf(" (%d attempts)", e.Attempts)
 	}
-	s += ": " + e.Err.Error()
-	for _, secret := range e.secrets {
-		s = strings.ReplaceAll(s, secret, "***")
-	}
-	return s
+	return redactAll(s+": "+e.Err.Error(), e.secrets)
 }
 
 // Unwrap returns the cause.
@@ -300,19 +353,24 @@ func NewPublisher(rawURL string, committer Identity, opts ...PublisherOption) (*
 // Publish commits c.Edit's change on c.Branch and pushes it. It validates
 // c before anything is fetched or written. When the edit changes nothing
 // on the head, no commit is made and the Publication says Unchanged. When
-// the push is refused because the branch moved, it fetches the new head,
-// runs the edit on it again and retries, up to the Publisher's attempts,
-// then fails with [ErrBranchMoved]. Other failures (the edit's,
-// authentication, a hook that refuses the push) end it at once. Errors
-// are [*PublishError]s; the Publication says how many attempts were made
-// even then.
+// the push is refused because the branch moved (or, with a Base, the head
+// branch moved), it fetches the new heads, runs the edit on them again and
+// retries, up to the Publisher's attempts, then fails with
+// [ErrBranchMoved]. Other failures (the edit's, authentication, a hook
+// that refuses the push) end it at once. Errors are [*PublishError]s; the
+// Publication says how many attempts were made even then.
 func (p *Publisher) Publish(ctx context.Context, c Change) (Publication, error) {
 	pub := Publication{Branch: c.Branch}
 	fail := func(err error) (Publication, error) {
-		return pub, &PublishError{Remote: p.display, Branch: bounded(c.Branch, 64), Attempts: pub.Attempts, Err: err, secrets: p.secrets}
+		return pub, p.newPublishError(c.Branch, pub.Attempts, err)
 	}
 	if err := validBranch(c.Branch); err != nil {
 		return fail(err)
+	}
+	if c.Base != "" {
+		if err := validBranch(c.Base); err != nil {
+			return fail(fmt.Errorf("base: %w", err))
+		}
 	}
 	message, err := composeMessage(c.Message, c.Provenance)
 	if err != nil {
@@ -330,53 +388,73 @@ func (p *Publisher) Publish(ctx context.Context, c Change) (Publication, error) 
 	}
 
 	s := &session{p: p, branch: plumbing.NewBranchReferenceName(c.Branch), sto: memory.NewStorage()}
+	s.base = s.branch
+	if c.Base != "" {
+		s.base = plumbing.NewBranchReferenceName(c.Base)
+	}
 	if s.repo, err = git.Init(s.sto, nil); err != nil {
 		return fail(err)
 	}
 	if _, err := s.repo.CreateRemote(&gitconfig.RemoteConfig{Name: "origin", URLs: []string{p.url}}); err != nil {
 		return fail(err)
 	}
-	head, err := s.fetch(ctx)
+	h, err := s.fetchHeads(ctx)
 	if err != nil {
 		return fail(err)
 	}
 	for {
 		pub.Attempts++
-		p.log.V(1).Info("publishing", "remote", p.display, "branch", c.Branch, "attempt", pub.Attempts, "head", head.String())
-		edit, commit, err := s.commit(ctx, head, c.Edit, message, author)
+		p.log.V(1).Info("publishing", "remote", p.display, "branch", c.Branch, "attempt", pub.Attempts, "head", h.base.String())
+		edit, commit, err := s.commit(ctx, h.base, c.Edit, message, author)
 		if err != nil {
 			return fail(err)
 		}
-		pub.Base, pub.Edit, pub.Files = head.String(), edit, edit.Paths()
+		pub.Base, pub.Edit, pub.Files = h.base.String(), edit, edit.Paths()
 		if commit.IsZero() {
 			pub.Action = Unchanged
 			return pub, nil
 		}
-		pushErr := s.push(ctx, head)
+		if s.headBranch() && !h.branch.IsZero() {
+			same, err := s.holds(h.branch, h.base, commit)
+			if err != nil {
+				return fail(err)
+			}
+			if same {
+				pub.Action, pub.Commit = Unchanged, h.branch.String()
+				return pub, nil
+			}
+		}
+		pushErr := s.push(ctx, h.branch)
 		if pushErr == nil {
 			pub.Action, pub.Commit = Pushed, commit.String()
+			if s.headBranch() && !h.branch.IsZero() {
+				pub.Replaced = h.branch.String()
+			}
 			return pub, nil
 		}
 		// Whether the branch moved decides what the refusal was: go-git
 		// and servers word a lost race in many ways.
-		now, err := s.fetch(ctx)
+		now, err := s.fetchHeads(ctx)
 		switch {
 		case err != nil:
 			return fail(fmt.Errorf("push: %w; then fetch: %w", pushErr, err))
-		case now == commit:
+		case now.branch == commit:
 			// The push landed; only its answer was lost.
 			pub.Action, pub.Commit = Pushed, commit.String()
+			if s.headBranch() && !h.branch.IsZero() {
+				pub.Replaced = h.branch.String()
+			}
 			return pub, nil
-		case now == head:
+		case now == h:
 			return fail(fmt.Errorf("push: %w", pushErr))
 		case pub.Attempts >= p.attempts:
-			return fail(fmt.Errorf("%w: it was at %s when last fetched", ErrBranchMoved, short(now)))
+			return fail(fmt.Errorf("%w: it was at %s when last fetched", ErrBranchMoved, now))
 		}
-		p.log.V(1).Info("branch moved; retrying", "branch", c.Branch, "was", head.String(), "now", now.String())
+		p.log.V(1).Info("branch moved; retrying", "branch", c.Branch, "was", h.String(), "now", now.String())
 		if err := p.wait(ctx, pub.Attempts); err != nil {
 			return fail(err)
 		}
-		head = now
+		h = now
 	}
 }
 
@@ -399,18 +477,55 @@ func (p *Publisher) wait(ctx context.Context, n int) error {
 
 // session is one Publish's in-memory repository.
 type session struct {
-	p      *Publisher
-	branch plumbing.ReferenceName
-	sto    *memory.Storage
-	repo   *git.Repository
+	p *Publisher
+	// branch is pushed to; the edit runs on base's head. They are the
+	// same but on a head branch.
+	branch, base plumbing.ReferenceName
+	sto          *memory.Storage
+	repo         *git.Repository
 }
 
-// fetch fetches the branch's head, one commit deep, and returns it.
-func (s *session) fetch(ctx context.Context) (plumbing.Hash, error) {
-	tracking := plumbing.NewRemoteReferenceName("origin", s.branch.Short())
+// headBranch reports a push to a head branch, from another base.
+func (s *session) headBranch() bool { return s.branch != s.base }
+
+// heads are the remote's heads one attempt builds on: base's, and
+// branch's (the same on a direct commit; zero when a head branch does not
+// exist yet).
+type heads struct{ base, branch plumbing.Hash }
+
+func (h heads) String() string {
+	if h.base == h.branch {
+		return short(h.base)
+	}
+	branch := "none"
+	if !h.branch.IsZero() {
+		branch = short(h.branch)
+	}
+	return fmt.Sprintf("base %s, branch %s", short(h.base), branch)
+}
+
+// fetchHeads fetches the heads of base and, on a head branch, of branch.
+func (s *session) fetchHeads(ctx context.Context) (heads, error) {
+	base, err := s.fetch(ctx, s.base)
+	if err != nil || !s.headBranch() {
+		return heads{base: base, branch: base}, err
+	}
+	branch, err := s.fetch(ctx, s.branch)
+	if errors.Is(err, ErrBranchNotFound) {
+		return heads{base: base}, nil // not there (any more): the push creates it
+	}
+	return heads{base: base, branch: branch}, err
+}
+
+func tracking(branch plumbing.ReferenceName) plumbing.ReferenceName {
+	return plumbing.NewRemoteReferenceName("origin", branch.Short())
+}
+
+// fetch fetches a branch's head, one commit deep, and returns it.
+func (s *session) fetch(ctx context.Context, branch plumbing.ReferenceName) (plumbing.Hash, error) {
 	err := s.repo.FetchContext(ctx, &git.FetchOptions{
 		RemoteName: "origin",
-		RefSpecs:   []gitconfig.RefSpec{gitconfig.RefSpec("+" + s.branch.String() + ":" + tracking.String())},
+		RefSpecs:   []gitconfig.RefSpec{gitconfig.RefSpec("+" + branch.String() + ":" + tracking(branch).String())},
 		Depth:      1,
 		Tags:       git.NoTags,
 		Force:      true,
@@ -421,15 +536,29 @@ func (s *session) fetch(ctx context.Context) (plumbing.Hash, error) {
 	switch {
 	case err == nil, errors.Is(err, git.NoErrAlreadyUpToDate):
 	case errors.As(err, &noMatch), errors.Is(err, transport.ErrEmptyRemoteRepository):
-		return plumbing.ZeroHash, fmt.Errorf("%w: no branch %s on the remote", ErrBranchNotFound, s.branch.Short())
+		return plumbing.ZeroHash, fmt.Errorf("%w: no branch %s on the remote", ErrBranchNotFound, branch.Short())
 	default:
 		return plumbing.ZeroHash, fmt.Errorf("fetch: %w", transportError(ctx, err))
 	}
-	ref, err := s.repo.Reference(tracking, true)
+	ref, err := s.repo.Reference(tracking(branch), true)
 	if err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("fetch: %w", err)
 	}
 	return ref.Hash(), nil
+}
+
+// holds reports whether the head branch's commit at already is the
+// change commit makes: one commit on base, with the same tree.
+func (s *session) holds(at, base, commit plumbing.Hash) (bool, error) {
+	have, err := s.repo.CommitObject(at)
+	if err != nil {
+		return false, fmt.Errorf("read %s: %w", short(at), err)
+	}
+	want, err := s.repo.CommitObject(commit)
+	if err != nil {
+		return false, fmt.Errorf("read %s: %w", short(commit), err)
+	}
+	return have.TreeHash == want.TreeHash && len(have.ParentHashes) == 1 && have.ParentHashes[0] == base, nil
 }
 
 // commit checks head out into a fresh in-memory work tree, runs edit on
@@ -492,18 +621,23 @@ func (s *session) commit(ctx context.Context, head plumbing.Hash, edit Edit, mes
 	return changed, commit, nil
 }
 
-// push pushes the branch, provided the remote's branch is still at head.
-func (s *session) push(ctx context.Context, head plumbing.Hash) error {
-	err := s.repo.PushContext(ctx, &git.PushOptions{
+// push pushes the branch, provided the remote's branch is still at old
+// (still absent, when old is zero).
+func (s *session) push(ctx context.Context, old plumbing.Hash) error {
+	opts := &git.PushOptions{
 		RemoteName: "origin",
 		RefSpecs:   []gitconfig.RefSpec{gitconfig.RefSpec(s.branch.String() + ":" + s.branch.String())},
-		// A lease, not a force: the remote's branch must be where the
-		// commit was built, and the server checks it again under its lock.
-		ForceWithLease: &git.ForceWithLease{RefName: s.branch, Hash: head},
-		Auth:           s.p.auth,
-		CABundle:       s.p.caBundle,
-	})
-	if err != nil {
+		Auth:       s.p.auth,
+		CABundle:   s.p.caBundle,
+	}
+	if !old.IsZero() {
+		// A lease, not a force: the remote's branch must be where it was
+		// fetched, and the server checks it again under its lock. Without
+		// one, a branch the push creates must not exist: the server gets
+		// the zero hash as its old value, and refuses it if it does.
+		opts.ForceWithLease = &git.ForceWithLease{RefName: s.branch, Hash: old}
+	}
+	if err := s.repo.PushContext(ctx, opts); err != nil {
 		return transportError(ctx, err)
 	}
 	return nil
@@ -535,11 +669,11 @@ func writeChanges(wfs billy.Filesystem, res Result) (Result, error) {
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return Result{}, fmt.Errorf("%s: %w", f.Path, err)
 		}
+		if err := noLinks(wfs, f.Path); err != nil {
+			return Result{}, err
+		}
 		perm := fs.FileMode(0o644)
 		if st, err := wfs.Lstat(f.Path); err == nil {
-			if st.Mode()&os.ModeSymlink != 0 {
-				return Result{}, fmt.Errorf("%s is a symbolic link: an edit writes files, not through links", f.Path)
-			}
 			perm = st.Mode().Perm()
 		}
 		if i, ok := at[f.Path]; ok {
@@ -567,6 +701,27 @@ func writeChanges(wfs billy.Filesystem, res Result) (Result, error) {
 	out.Files = kept
 	out.Skipped = res.Skipped
 	return out, nil
+}
+
+// noLinks refuses a path that is, or goes through, a symbolic link of the
+// tree: an edit writes the files it names, not what a link points to.
+func noLinks(wfs billy.Filesystem, p string) error {
+	for i := 0; i <= len(p); i++ {
+		if i < len(p) && p[i] != '/' {
+			continue
+		}
+		st, err := wfs.Lstat(p[:i])
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", p[:i], err)
+		}
+		if st.Mode()&os.ModeSymlink != 0 {
+			return fmt.Errorf("%s: %s is a symbolic link; an edit writes files, not through links", p, p[:i])
+		}
+	}
+	return nil
 }
 
 // validChangePath refuses a path an edit must not write: not a clean
@@ -628,48 +783,4 @@ func validBranch(name string) error {
 		return bad("is not a valid reference name")
 	}
 	return nil
-}
-
-// composeMessage validates a commit message and appends prov's trailers.
-func composeMessage(msg string, prov Provenance) (string, error) {
-	msg = strings.TrimRight(msg, " \t\n")
-	bad := func(why string) (string, error) { return "", fmt.Errorf("%w: the message %s", ErrInvalidMessage, why) }
-	subject, _, _ := strings.Cut(msg, "\n")
-	switch {
-	case strings.TrimSpace(subject) == "":
-		return bad("has no subject line")
-	case len(msg) > maxMessage:
-		return bad(fmt.Sprintf("is over %d bytes", maxMessage))
-	case !utf8.ValidString(msg):
-		return bad("is not valid UTF-8")
-	}
-	for _, r := range msg {
-		if r != '\n' && r != '\t' && (unicode.IsControl(r) || isBidi(r)) {
-			return bad(fmt.Sprintf("holds the control character %U", r))
-		}
-	}
-	for _, line := range strings.Split(msg, "\n") {
-		if m := trailerKey.FindStringSubmatch(line); m != nil && canonicalKey(m[1]) != "" {
-			return bad(fmt.Sprintf("has a line %q that reads as a promotion trailer; give it as the Change's Provenance", clip(line)))
-		}
-	}
-	if err := prov.Validate(); err != nil {
-		return "", err
-	}
-	t := prov.Trailers()
-	switch {
-	case t == "":
-		return msg + "\n", nil
-	case hasTrailerBlock(msg):
-		return msg + "\n" + t, nil
-	}
-	return msg + "\n\n" + t, nil
-}
-
-func hasTrailerBlock(msg string) bool { _, ok := trailerBlock(msg); return ok }
-
-// isBidi reports a bidirectional formatting character, which can make a
-// message read otherwise than it is stored ("Trojan Source").
-func isBidi(r rune) bool {
-	return r == 0x061c || r == 0x200e || r == 0x200f || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069)
 }

@@ -3,6 +3,7 @@ package promote_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"os"
@@ -225,6 +226,37 @@ func TestPublishRetriesAPushRace(t *testing.T) {
 	assert.Equal(t, "concurrent change", gitOut(t, repo.Bare, "log", "-1", "--format=%s", "main^"))
 }
 
+// A history rewrite between fetch and push (the branch force-pushed back
+// a commit): the push is leased on the head the commit was built on, so
+// it is refused rather than resurrecting the dropped commit, and the
+// retry builds on the rewritten history.
+func TestPublishRetriesOverAHistoryRewrite(t *testing.T) {
+	var repo *gittest.Repo
+	rewrite := func(int32) error {
+		for _, s := range [][]string{{"reset", "--quiet", "--hard", "HEAD~1"}, {"push", "--quiet", "--force", "origin", "HEAD:main"}} {
+			if _, err := gittest.Git(repo.Work, s...); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	r := &racer{n: 1, change: rewrite}
+	srv := gittest.NewServer(t, gittest.WithMiddleware(r.wrap))
+	repo, first := seedRepo(t, srv)
+	dropped := repo.Commit(t, "to be dropped", map[string]string{"DROPPED": "x\n"})
+
+	pub, err := newPublisher(t, repo.URL).Publish(context.Background(), promote.Change{Branch: "main", Message: "promote", Edit: setTag("1.5.0")})
+	require.NoError(t, err)
+	r.check(t)
+	assert.Equal(t, 2, pub.Attempts)
+	assert.Equal(t, first, pub.Base)
+	assert.Equal(t, first, gitOut(t, repo.Bare, "rev-parse", "main^"))
+	_, err = gittest.Git(repo.Bare, "merge-base", "--is-ancestor", dropped, "main")
+	assert.Error(t, err, "the dropped commit stays dropped")
+	_, err = gittest.Git(repo.Bare, "cat-file", "-e", "main:DROPPED")
+	assert.Error(t, err)
+}
+
 func TestPublishRaceMakesTheEditANoOp(t *testing.T) {
 	var repo *gittest.Repo
 	same := strings.Replace(webKustomization, `"1.0.0"`, `"1.5.0"`, 1)
@@ -361,6 +393,42 @@ func TestPublishRefusesBadEditPaths(t *testing.T) {
 	}
 }
 
+func TestPublishRefusesWritingThroughLinks(t *testing.T) {
+	srv := gittest.NewServer(t)
+	repo, _ := seedRepo(t, srv)
+	require.NoError(t, os.Symlink("web", filepath.Join(repo.Work, "apps", "link")))
+	require.NoError(t, os.Symlink("README.md", filepath.Join(repo.Work, "README.link")))
+	head := repo.Commit(t, "links", nil)
+	p := newPublisher(t, repo.URL)
+	for _, path := range []string{"apps/link/kustomization.yaml", "README.link"} {
+		t.Run(path, func(t *testing.T) {
+			edit := promote.EditFunc(func(context.Context, fs.FS) (promote.Result, error) {
+				return promote.Result{Files: []promote.FileChange{{Path: path, New: []byte("x\n")}}}, nil
+			})
+			_, err := p.Publish(context.Background(), promote.Change{Branch: "main", Message: "promote", Edit: edit})
+			require.ErrorContains(t, err, "symbolic link")
+			assert.Equal(t, head, gitOut(t, repo.Bare, "rev-parse", "main"))
+		})
+	}
+}
+
+func TestPublishKeepsFileModes(t *testing.T) {
+	srv := gittest.NewServer(t)
+	repo, _ := seedRepo(t, srv)
+	repo.Commit(t, "script", map[string]string{"hack/run.sh": "#!/bin/sh\necho 1\n"})
+	require.NoError(t, os.Chmod(filepath.Join(repo.Work, "hack", "run.sh"), 0o755))
+	repo.Commit(t, "executable", nil)
+	require.True(t, strings.HasPrefix(gitOut(t, repo.Bare, "ls-tree", "main", "hack/run.sh"), "100755 "))
+	edit := promote.FileEdit{Path: "hack/run.sh", Change: func(old []byte) ([]byte, error) {
+		return []byte(strings.Replace(string(old), "echo 1", "echo 2", 1)), nil
+	}}
+	_, err := newPublisher(t, repo.URL).Publish(context.Background(), promote.Change{Branch: "main", Message: "bump", Edit: edit})
+	require.NoError(t, err)
+	assert.Equal(t, "#!/bin/sh\necho 2", gitOut(t, repo.Bare, "show", "main:hack/run.sh"))
+	assert.True(t, strings.HasPrefix(gitOut(t, repo.Bare, "ls-tree", "main", "hack/run.sh"), "100755 "), "still executable")
+	assert.True(t, strings.HasPrefix(gitOut(t, repo.Bare, "ls-tree", "main", "README.md"), "100644 "))
+}
+
 func TestPublishEditErrorsAndMissingBranch(t *testing.T) {
 	srv := gittest.NewServer(t)
 	repo, head := seedRepo(t, srv)
@@ -448,18 +516,218 @@ func TestNewPublisherRefuses(t *testing.T) {
 }
 
 func TestPublishErrorRedactsCredentials(t *testing.T) {
-	// A remote that names the token in its answer, as a misconfigured
-	// proxy might: the error still does not show it.
+	// A remote that quotes the token back in a Git protocol error, as a
+	// misconfigured proxy might: the error names the failure and still
+	// does not show the token.
 	const token = "ghp_0123456789abcdefSECRET"
 	srv := gittest.NewServer(t, gittest.WithMiddleware(func(http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			http.Error(w, "bad token "+strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "), http.StatusInternalServerError)
+			line := "ERR bad token " + strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ") + "\n"
+			w.Header().Set("Content-Type", "application/x-git-upload-pack-advertisement")
+			fmt.Fprintf(w, "%04x%s", len(line)+4, line)
 		})
 	}))
 	repo := srv.NewRepo(t, "deploy")
 	p := newPublisher(t, repo.URL, promote.WithPushCredentials(promote.Credentials{Token: token}))
 	_, err := p.Publish(context.Background(), promote.Change{Branch: "main", Message: "promote", Edit: setTag("1.5.0")})
 	require.Error(t, err)
-	assert.NotContains(t, err.Error(), token)
-	assert.False(t, errors.Is(err, promote.ErrBranchMoved))
+	assert.Contains(t, err.Error(), "bad token ***")
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		assert.NotContains(t, e.Error(), token, "nor in what the error wraps")
+	}
+	assert.NotErrorIs(t, err, promote.ErrBranchMoved)
+}
+
+// headBranch is the pull request branch the head-branch tests push to.
+const headBranch = "converge/promote/staging"
+
+// pushCommitTo makes a commit on top of the server's main that changes
+// nothing, as someone else's work would, and pushes it to branch with
+// git, forcing. It returns the commit's hash and is safe to call from a
+// server handler.
+func pushCommitTo(repo *gittest.Repo, branch, message string) (string, error) {
+	if _, err := gittest.Git(repo.Work, "fetch", "--quiet", "origin"); err != nil {
+		return "", err
+	}
+	commit, err := gittest.Git(repo.Work, "commit-tree", "-p", "origin/main", "-m", message, "origin/main^{tree}")
+	if err != nil {
+		return "", err
+	}
+	_, err = gittest.Git(repo.Work, "push", "--quiet", "--force", "origin", commit+":refs/heads/"+branch)
+	return commit, err
+}
+
+func TestPublishToAHeadBranch(t *testing.T) {
+	pushes := &racer{} // n is 0: it counts pushes and changes nothing
+	srv := gittest.NewServer(t, gittest.WithMiddleware(pushes.wrap))
+	repo, head := seedRepo(t, srv)
+	p := newPublisher(t, repo.URL)
+	change := promote.Change{Branch: headBranch, Base: "main", Message: "promote web 1.5.0", Edit: setTag("1.5.0")}
+
+	// The first run creates the branch: one commit on main's head.
+	first, err := p.Publish(context.Background(), change)
+	require.NoError(t, err)
+	assert.Equal(t, promote.Pushed, first.Action)
+	assert.Equal(t, headBranch, first.Branch)
+	assert.Equal(t, head, first.Base)
+	assert.Empty(t, first.Replaced, "the branch was created")
+	assert.Equal(t, []string{"apps/web/kustomization.yaml"}, first.Files)
+	assert.Equal(t, first.Commit, gitOut(t, repo.Bare, "rev-parse", headBranch))
+	assert.Equal(t, head, gitOut(t, repo.Bare, "rev-parse", headBranch+"^"))
+	assert.Equal(t, head, gitOut(t, repo.Bare, "rev-parse", "main"), "the base is not touched")
+	assert.Contains(t, gitOut(t, repo.Bare, "show", headBranch+":apps/web/kustomization.yaml"), `newTag: "1.5.0"`)
+	assert.EqualValues(t, 1, pushes.count.Load())
+
+	// The same promotion again: the branch holds it, nothing is pushed.
+	again, err := p.Publish(context.Background(), change)
+	require.NoError(t, err)
+	assert.Equal(t, promote.Unchanged, again.Action)
+	assert.Equal(t, first.Commit, again.Commit, "the commit that holds the change")
+	assert.Equal(t, head, again.Base)
+	assert.Equal(t, 1, again.Attempts)
+	assert.EqualValues(t, 1, pushes.count.Load(), "no second push")
+
+	// The base moves on: the branch is rebuilt on its new head, replacing
+	// the old commit, so the pull request shows one commit on main.
+	moved := repo.Commit(t, "docs", map[string]string{"README.md": "deploy, documented\n"})
+	rebuilt, err := p.Publish(context.Background(), change)
+	require.NoError(t, err)
+	assert.Equal(t, promote.Pushed, rebuilt.Action)
+	assert.Equal(t, moved, rebuilt.Base)
+	assert.Equal(t, first.Commit, rebuilt.Replaced)
+	assert.Equal(t, rebuilt.Commit, gitOut(t, repo.Bare, "rev-parse", headBranch))
+	assert.Equal(t, moved, gitOut(t, repo.Bare, "rev-parse", headBranch+"^"))
+	assert.Equal(t, "deploy, documented", gitOut(t, repo.Bare, "show", headBranch+":README.md"))
+
+	// Another tag on the same base replaces the branch's commit too.
+	next, err := p.Publish(context.Background(), promote.Change{Branch: headBranch, Base: "main", Message: "promote web 1.6.0", Edit: setTag("1.6.0")})
+	require.NoError(t, err)
+	assert.Equal(t, promote.Pushed, next.Action)
+	assert.Equal(t, rebuilt.Commit, next.Replaced)
+	assert.Equal(t, moved, gitOut(t, repo.Bare, "rev-parse", headBranch+"^"))
+	assert.Contains(t, gitOut(t, repo.Bare, "show", headBranch+":apps/web/kustomization.yaml"), `newTag: "1.6.0"`)
+
+	// An edit that changes nothing on the base leaves the branch alone.
+	none, err := p.Publish(context.Background(), promote.Change{Branch: headBranch, Base: "main", Message: "promote web 1.0.0", Edit: setTag("1.0.0")})
+	require.NoError(t, err)
+	assert.Equal(t, promote.Unchanged, none.Action)
+	assert.Empty(t, none.Commit)
+	assert.Equal(t, next.Commit, gitOut(t, repo.Bare, "rev-parse", headBranch))
+	assert.EqualValues(t, 3, pushes.count.Load())
+	assert.Equal(t, moved, gitOut(t, repo.Bare, "rev-parse", "main"), "main never moved but by its own commit")
+
+	_, err = p.Publish(context.Background(), promote.Change{Branch: headBranch, Base: "release/9", Message: "promote", Edit: setTag("1.7.0")})
+	require.ErrorIs(t, err, promote.ErrBranchNotFound, "the base must exist")
+}
+
+// wrapAdvert is racer.wrap one step earlier: the concurrent change lands
+// before the push's reference advertisement, after the publisher fetched.
+// There, only the publisher's lease can tell the branch moved; racer.wrap,
+// after the advertisement, leaves it to git receive-pack's own check of
+// the old value.
+func (r *racer) wrapAdvert(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.Method == http.MethodGet && strings.HasSuffix(req.URL.Path, "/info/refs") && req.URL.Query().Get("service") == "git-receive-pack" {
+			if i := r.count.Add(1); i <= r.n {
+				if err := r.change(i); err != nil {
+					r.mu.Lock()
+					r.errs = append(r.errs, err)
+					r.mu.Unlock()
+				}
+			}
+		}
+		next.ServeHTTP(w, req)
+	})
+}
+
+// racePoints are where in a push the tests land a concurrent change.
+var racePoints = map[string]func(*racer) func(http.Handler) http.Handler{
+	"before the advertisement": func(r *racer) func(http.Handler) http.Handler { return r.wrapAdvert },
+	"before the update":        func(r *racer) func(http.Handler) http.Handler { return r.wrap },
+}
+
+// The head branch's compare-and-swap, for real: someone pushes to it
+// between the publisher's fetch and its push.
+func TestPublishHeadBranchRace(t *testing.T) {
+	cases := map[string]struct {
+		exists bool // the head branch exists before the run
+	}{
+		"created concurrently": {},
+		"pushed concurrently":  {exists: true},
+	}
+	for name, tc := range cases {
+		for point, wrap := range racePoints {
+			t.Run(name+" "+point, func(t *testing.T) {
+				var repo *gittest.Repo
+				var concurrent atomic.Value
+				r := &racer{n: 1, change: func(int32) error {
+					c, err := pushCommitTo(repo, headBranch, "someone else's commit")
+					concurrent.Store(c)
+					return err
+				}}
+				srv := gittest.NewServer(t, gittest.WithMiddleware(wrap(r)))
+				repo, head := seedRepo(t, srv)
+				if tc.exists {
+					_, err := pushCommitTo(repo, headBranch, "an earlier commit")
+					require.NoError(t, err)
+				}
+				pub, err := newPublisher(t, repo.URL).Publish(context.Background(),
+					promote.Change{Branch: headBranch, Base: "main", Message: "promote web 1.5.0", Edit: setTag("1.5.0")})
+				require.NoError(t, err)
+				r.check(t)
+				assert.Equal(t, promote.Pushed, pub.Action)
+				assert.Equal(t, 2, pub.Attempts, "the first push was refused")
+				assert.EqualValues(t, 2, r.count.Load())
+				assert.Equal(t, concurrent.Load(), pub.Replaced, "the retry saw the concurrent commit, and replaced it knowingly")
+				assert.Equal(t, pub.Commit, gitOut(t, repo.Bare, "rev-parse", headBranch))
+				assert.Equal(t, head, gitOut(t, repo.Bare, "rev-parse", headBranch+"^"))
+			})
+		}
+	}
+}
+
+// A force-push that rewinds the branch between the fetch and the push:
+// the push is refused, and the retry builds on the rewound head without
+// bringing back the commit that was taken away.
+func TestPublishRetriesAfterAForcePush(t *testing.T) {
+	for point, wrap := range racePoints {
+		t.Run(point, func(t *testing.T) {
+			var repo *gittest.Repo
+			var first string
+			r := &racer{n: 1, change: func(int32) error {
+				_, err := gittest.Git(repo.Work, "push", "--quiet", "--force", "origin", first+":refs/heads/main")
+				return err
+			}}
+			srv := gittest.NewServer(t, gittest.WithMiddleware(wrap(r)))
+			repo, first = seedRepo(t, srv)
+			second := repo.Commit(t, "a change that is taken back", map[string]string{"README.md": "taken back\n"})
+
+			pub, err := newPublisher(t, repo.URL).Publish(context.Background(), promote.Change{Branch: "main", Message: "promote web 1.5.0", Edit: setTag("1.5.0")})
+			require.NoError(t, err)
+			r.check(t)
+			assert.Equal(t, 2, pub.Attempts)
+			assert.Equal(t, first, pub.Base, "built on the rewound head")
+			assert.Equal(t, first, gitOut(t, repo.Bare, "rev-parse", "main^"))
+			assert.Equal(t, "deploy", gitOut(t, repo.Bare, "show", "main:README.md"), "the rewound commit stays gone")
+			_, err = gittest.Git(repo.Bare, "merge-base", "--is-ancestor", second, "main")
+			assert.Error(t, err, "the taken-back commit is not in main's history")
+		})
+	}
+}
+
+func TestPublishRefusesABadBase(t *testing.T) {
+	srv := gittest.NewServer(t)
+	repo, head := seedRepo(t, srv)
+	p := newPublisher(t, repo.URL)
+	before := srv.Requests()
+	for _, base := range []string{"-f", "main;rm", "../x", "ma\x01in", "my branch", "main\n"} {
+		t.Run(base, func(t *testing.T) {
+			pub, err := p.Publish(context.Background(), promote.Change{Branch: headBranch, Base: base, Message: "promote", Edit: setTag("1.5.0")})
+			require.ErrorIs(t, err, promote.ErrInvalidBranch)
+			assert.Contains(t, err.Error(), "base: ")
+			assert.Zero(t, pub.Attempts)
+		})
+	}
+	assert.Equal(t, before, srv.Requests(), "nothing was fetched")
+	assert.Equal(t, head, gitOut(t, repo.Bare, "rev-parse", "main"))
 }

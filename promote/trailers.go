@@ -38,11 +38,13 @@ var (
 	ErrInvalidProvenance = errors.New("invalid promotion provenance")
 )
 
-// Bounds of what [ParseProvenance] reads and [Provenance.Validate] allows.
+// Bounds of what [ParseProvenance] reads and [Provenance.Validate] allows,
+// and of the message a [Change] gives.
 const (
-	maxProvenanceMessage = 1 << 20 // bytes of a whole commit message
-	maxTrailerValue      = 1024    // bytes of one value
-	maxProvenanceItems   = 256     // images, and gates
+	maxMessage           = 64 << 10 // bytes of a Change's message, trailers excluded
+	maxProvenanceMessage = 1 << 20  // bytes of a whole commit message
+	maxTrailerValue      = 1024     // bytes of one value
+	maxProvenanceItems   = 256      // images, and gates
 )
 
 // Provenance is where a promotion came from, written into its commit as
@@ -379,4 +381,48 @@ func parseGate(v string) (GateResult, error) {
 
 func invalidProvenance(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalidProvenance, fmt.Sprintf(format, args...))
+}
+
+// composeMessage validates a commit message and appends prov's trailers.
+func composeMessage(msg string, prov Provenance) (string, error) {
+	msg = strings.TrimRight(msg, " \t\n")
+	bad := func(why string) (string, error) { return "", fmt.Errorf("%w: the message %s", ErrInvalidMessage, why) }
+	subject, _, _ := strings.Cut(msg, "\n")
+	switch {
+	case strings.TrimSpace(subject) == "":
+		return bad("has no subject line")
+	case len(msg) > maxMessage:
+		return bad(fmt.Sprintf("is over %d bytes", maxMessage))
+	case !utf8.ValidString(msg):
+		return bad("is not valid UTF-8")
+	}
+	for _, r := range msg {
+		if r != '\n' && r != '\t' && (unicode.IsControl(r) || isBidi(r)) {
+			return bad(fmt.Sprintf("holds the control character %U", r))
+		}
+	}
+	for _, line := range strings.Split(msg, "\n") {
+		if m := trailerKey.FindStringSubmatch(line); m != nil && canonicalKey(m[1]) != "" {
+			return bad(fmt.Sprintf("has a line %q that reads as a promotion trailer; give it as the Change's Provenance", clip(line)))
+		}
+	}
+	if err := prov.Validate(); err != nil {
+		return "", err
+	}
+	t := prov.Trailers()
+	switch {
+	case t == "":
+		return msg + "\n", nil
+	case hasTrailerBlock(msg):
+		return msg + "\n" + t, nil
+	}
+	return msg + "\n\n" + t, nil
+}
+
+func hasTrailerBlock(msg string) bool { _, ok := trailerBlock(msg); return ok }
+
+// isBidi reports a bidirectional formatting character, which can make a
+// message read otherwise than it is stored ("Trojan Source").
+func isBidi(r rune) bool {
+	return r == 0x061c || r == 0x200e || r == 0x200f || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069)
 }
