@@ -122,7 +122,11 @@
 // `git verify-commit` and source/git's verification accept the commit,
 // and pushes with a lease on the head it built on. When someone pushed
 // first, it fetches, runs the Edit again on the new head and retries, up
-// to WithPushAttempts, then fails with [ErrBranchMoved]. Branch names and
+// to WithPushAttempts, then fails with [ErrBranchMoved]. With a [Change]
+// Base, the commit goes on Base's head and is pushed to Branch instead, a
+// pull request's head branch ([PromotionBranch]): the push creates the
+// branch or replaces its commit, guarded by the head it had when fetched,
+// and a promotion the branch already holds pushes nothing. Branch names and
 // messages a shell or Git could misread are refused before anything is
 // fetched, and no error shows a credential.
 //

@@ -424,13 +424,16 @@ func (p *Publisher) Publish(ctx context.Context, c Change) (Publication, error) 
 				return pub, nil
 			}
 		}
-		pushErr := s.push(ctx, h.branch)
-		if pushErr == nil {
+		pushed := func() (Publication, error) {
 			pub.Action, pub.Commit = Pushed, commit.String()
 			if s.headBranch() && !h.branch.IsZero() {
 				pub.Replaced = h.branch.String()
 			}
 			return pub, nil
+		}
+		pushErr := s.push(ctx, h.branch)
+		if pushErr == nil {
+			return pushed()
 		}
 		// Whether the branch moved decides what the refusal was: go-git
 		// and servers word a lost race in many ways.
@@ -439,12 +442,7 @@ func (p *Publisher) Publish(ctx context.Context, c Change) (Publication, error) 
 		case err != nil:
 			return fail(fmt.Errorf("push: %w; then fetch: %w", pushErr, err))
 		case now.branch == commit:
-			// The push landed; only its answer was lost.
-			pub.Action, pub.Commit = Pushed, commit.String()
-			if s.headBranch() && !h.branch.IsZero() {
-				pub.Replaced = h.branch.String()
-			}
-			return pub, nil
+			return pushed() // the push landed; only its answer was lost
 		case now == h:
 			return fail(fmt.Errorf("push: %w", pushErr))
 		case pub.Attempts >= p.attempts:
