@@ -67,8 +67,9 @@ type ApplicationReconciler struct {
 	Recorder events.EventRecorder
 	// DefaultInterval is the interval of an Application that sets none.
 	DefaultInterval time.Duration
-	// RetryInterval is the first wait after a failed pass; it doubles with
-	// every failure in a row, up to the interval.
+	// RetryInterval is the first wait after a failed pass of an
+	// Application whose spec.retry says none; it doubles with every
+	// failure in a row, up to the interval.
 	RetryInterval time.Duration
 	// DependencyRetry is how soon an Application waiting for a dependency
 	// is tried again; it is also tried as soon as a dependency's status
@@ -142,7 +143,7 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req crreconcile.R
 	}
 	before := app.Status.DeepCopy()
 
-	u, err := Unit(app, r.DefaultInterval)
+	u, err := Unit(app, r.DefaultInterval, r.RetryInterval)
 	if err != nil {
 		// Retrying will not help until the spec changes: Stalled, and no
 		// requeue (a new generation brings the Application back).
@@ -179,7 +180,14 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req crreconcile.R
 		result = crreconcile.Result{}
 		r.eventOnChange(app, before, corev1.EventTypeWarning, EventInvalid, "Invalid", passErr.Error())
 	case passErr != nil:
-		result.RequeueAfter = r.retryAfter(u.Interval, s.Failures)
+		if c := meta.FindStatusCondition(app.Status.Conditions, v1alpha1.ConditionStalled); c != nil && c.Status == metav1.ConditionTrue {
+			// Retries exhausted (spec.retry.limit): no more backoff, but
+			// the interval still comes round, so that a new revision is
+			// seen and can mend it.
+			result.RequeueAfter = u.Interval
+		} else {
+			result.RequeueAfter = RetryAfter(u.Retry, s.Failures)
+		}
 		ready := readyOf(&app.Status)
 		// Every failed pass is recorded; the events API counts repeats
 		// of the same one as a series.
@@ -196,16 +204,6 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req crreconcile.R
 		}
 	}
 	return result, r.writeStatus(ctx, app, before)
-}
-
-// retryAfter is the wait after the n-th failure in a row: RetryInterval
-// doubling, at most the interval.
-func (r *ApplicationReconciler) retryAfter(interval time.Duration, n int) time.Duration {
-	d := r.RetryInterval
-	for i := 1; i < n && d < interval; i++ {
-		d *= 2
-	}
-	return min(d, interval)
 }
 
 // missingDependency returns the first dependency of app that does not

@@ -25,6 +25,16 @@
 //	  syncPolicy: {prune: true}
 //	  interval: 5m
 //
+// The rest of the spec, each field named as Argo CD or Flux names it:
+// source.ref (Flux's branch, tag, semver, name, commit, instead of
+// targetRevision), render.kind (Kustomize, Helm or Plain instead of by
+// what the path holds), syncPolicy.allowEmpty, syncOptions
+// (createNamespace, prunePropagationPolicy, recreate, conflicts,
+// allowShared), retry (limit and backoff, Argo CD's shape),
+// ignoreDifferences, healthChecks and wait, dependsOn, suspend, timeout.
+// destination.cluster accepts only the operator's own cluster in this
+// version; another name makes the Application Stalled, saying so.
+//
 // # A reconcile
 //
 // Each reconcile maps the Application to a reconcile.Unit ([Unit]), runs
@@ -42,7 +52,10 @@
 // What GitOps users count on holds, because the SDK's pass does it: a
 // source that cannot be fetched keeps what was applied and prunes nothing
 // (Ready=False, reason ArtifactFailed, with the fetch's error), and the
-// next good pass clears it (an event with reason Recovered). A suspended
+// next good pass clears it (an event with reason Recovered). A failed
+// pass is retried on the backoff of spec.retry; past retry.limit the
+// Application is Stalled (reason RetriesExhausted) and tried only at its
+// interval, where a new revision can mend it. A suspended
 // Application is not fetched or applied. A dependent waits, Ready=False
 // with reason DependencyNotReady and a message naming the dependency and
 // why, and applies nothing until every dependency is Ready and healthy;

@@ -225,6 +225,25 @@ func TestValidation(t *testing.T) {
 		"dotted name":                 {func(a *v1alpha1.Application) { a.Name = "a.b" }, "DNS label of at most 54"},
 		"bad dependency":              {func(a *v1alpha1.Application) { a.Spec.DependsOn = []string{"Not_A_Name"} }, "spec.dependsOn[0]"},
 		"bad destination":             {func(a *v1alpha1.Application) { a.Spec.Destination.Namespace = "UPPER" }, "spec.destination.namespace"},
+		"two revisions": {func(a *v1alpha1.Application) {
+			a.Spec.Source.TargetRevision, a.Spec.Source.Ref = "main", &v1alpha1.GitRef{Branch: "main"}
+		}, "set targetRevision or ref, not both"},
+		"empty ref":      {func(a *v1alpha1.Application) { a.Spec.Source.Ref = &v1alpha1.GitRef{} }, "ref names no revision"},
+		"tag and semver": {func(a *v1alpha1.Application) { a.Spec.Source.Ref = &v1alpha1.GitRef{Tag: "v1", SemVer: ">=1"} }, "set one of branch, tag, semver, name and commit"},
+		"short commit":   {func(a *v1alpha1.Application) { a.Spec.Source.Ref = &v1alpha1.GitRef{Commit: "abc1234"} }, "spec.source.ref.commit"},
+		"render kind":    {func(a *v1alpha1.Application) { a.Spec.Render.Kind = "Jsonnet" }, "spec.render.kind"},
+		"ignore nothing": {func(a *v1alpha1.Application) {
+			a.Spec.IgnoreDifferences = []v1alpha1.IgnoreDifference{{Kind: "Deployment"}}
+		}, "set jsonPointers, paths or managedFieldsManagers"},
+		"negative retry limit": {func(a *v1alpha1.Application) { a.Spec.Retry = &v1alpha1.Retry{Limit: -1} }, "spec.retry.limit"},
+		"zero factor": {func(a *v1alpha1.Application) {
+			zero := int32(0)
+			a.Spec.Retry = &v1alpha1.Retry{Backoff: &v1alpha1.Backoff{Factor: &zero}}
+		}, "spec.retry.backoff.factor"},
+		"conflicts": {func(a *v1alpha1.Application) { a.Spec.SyncOptions.Conflicts = "Ignore" }, "spec.syncOptions.conflicts"},
+		"health check without a name": {func(a *v1alpha1.Application) {
+			a.Spec.HealthChecks = []v1alpha1.HealthCheck{{APIVersion: "apps/v1", Kind: "Deployment"}}
+		}, "spec.healthChecks[0].name"},
 	}
 	for name, tc := range cases {
 		app := &v1alpha1.Application{
@@ -243,6 +262,44 @@ func TestValidation(t *testing.T) {
 	out, err := f.kubectlApply("apiVersion: converge.dev/v1alpha1\nkind: Application\nmetadata: {name: every-ten}\nspec:\n  source: {repoURL: https://git.example/x.git}\n  interval: ten minutes\n")
 	require.Error(t, err)
 	assert.Contains(t, out, "spec.interval")
+
+	// Every field at once, as a user writes it: the CRD's schema and its
+	// rules take it, and it reads back field by field.
+	full := `apiVersion: converge.dev/v1alpha1
+kind: Application
+metadata: {name: full}
+spec:
+  source:
+    repoURL: https://git.example/x.git
+    ref: {branch: release, commit: 0123456789abcdef0123456789abcdef01234567}
+    path: apps/shop
+  render: {kind: Kustomize}
+  destination: {namespace: shop, cluster: in-cluster}
+  syncPolicy: {automated: false, prune: true, selfHeal: true, allowEmpty: true}
+  syncOptions: {createNamespace: true, prunePropagationPolicy: foreground, recreate: true, conflicts: Report, allowShared: true}
+  retry: {limit: 5, backoff: {duration: 5s, factor: 2, maxDuration: 3m}}
+  ignoreDifferences:
+  - {group: apps, kind: Deployment, jsonPointers: [/spec/replicas], managedFieldsManagers: [kube-controller-manager]}
+  - {kind: ConfigMap, name: "gen-*", paths: ['.data["generated"]']}
+  healthChecks:
+  - {apiVersion: apps/v1, kind: Deployment, name: db}
+  wait: true
+  dependsOn: [db]
+  suspend: true
+  interval: 10m
+  timeout: 2m
+`
+	out, err = f.kubectlApply(full)
+	require.NoError(t, err, out)
+	var got v1alpha1.Application
+	require.NoError(t, c.Get(ctxT(t), client.ObjectKey{Namespace: f.ns, Name: "full"}, &got))
+	u, err := Unit(&got, time.Minute, time.Second)
+	require.NoError(t, err, "what the CRD takes, the operator maps")
+	assert.Equal(t, reconcile.RenderKustomize, u.Render.Kind)
+	assert.Equal(t, 5, u.Retry.Limit)
+	assert.Len(t, u.Ignore, 2)
+	assert.Equal(t, "db", u.Health.Checks[0].Name)
+	assert.True(t, u.Sync.Manual && u.Sync.AllowEmpty && u.Sync.CreateNamespace && u.Suspend && u.Health.Wait)
 
 	// Defaults: automated unless said otherwise.
 	out, err = f.kubectlApply("apiVersion: converge.dev/v1alpha1\nkind: Application\nmetadata: {name: minimal}\nspec:\n  source: {repoURL: https://git.example/x.git}\n")

@@ -50,8 +50,9 @@ type Options struct {
 	DefaultInterval time.Duration
 	// Concurrency is how many Applications are reconciled at once.
 	Concurrency int
-	// RetryInterval is the first wait after a failed pass; it doubles up
-	// to the Application's interval.
+	// RetryInterval is the first wait after a failed pass of an
+	// Application whose spec.retry sets none; it doubles up to the
+	// Application's interval.
 	RetryInterval time.Duration
 	// DependencyRetry is how soon an Application waiting for a dependency
 	// is tried again (also as soon as the dependency's status changes).

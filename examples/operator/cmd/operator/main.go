@@ -43,7 +43,7 @@ func run(ctx context.Context, args []string) error {
 	fs.StringVar(&opts.HealthAddr, "health-probe-bind-address", d.HealthAddr, `address of /healthz and /readyz ("0" turns them off)`)
 	fs.DurationVar(&opts.DefaultInterval, "default-interval", d.DefaultInterval, "interval of Applications that set none")
 	fs.IntVar(&opts.Concurrency, "concurrency", d.Concurrency, "Applications reconciled at once (MaxConcurrentReconciles)")
-	fs.DurationVar(&opts.RetryInterval, "retry-interval", d.RetryInterval, "first wait after a failed pass, doubling up to the interval")
+	fs.DurationVar(&opts.RetryInterval, "retry-interval", d.RetryInterval, "first wait after a failed pass of Applications without spec.retry, doubling up to the interval")
 	fs.DurationVar(&opts.DependencyRetry, "dependency-retry", d.DependencyRetry, "how soon an Application waiting for a dependency is tried again")
 	fs.DurationVar(&opts.FetchCoalesce, "fetch-coalesce", d.FetchCoalesce, "how long one fetch of a repository answers the other Applications on it")
 	fs.StringVar(&opts.GitCacheDir, "git-cache-dir", "", "keep Git repositories on disk here (default: in memory)")
