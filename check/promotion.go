@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"maps"
 	"path"
-	"reflect"
 	"slices"
 	"strings"
 
@@ -251,7 +250,7 @@ func compareEnvironments(prod, lower *object.Set, prodDir, lowerDir string, envW
 		case !ok:
 			finding(id, "%s %s is in %s but not in %s: production runs an object that was never tested below", id.Kind, trimHash(id.Name), prodDir, lowerDir)
 		default:
-			if fields := differingFields(normalize(obj, envWords), normalize(other, envWords), "", nil); len(fields) > 0 {
+			if fields := object.ChangedPaths(normalize(obj, envWords), normalize(other, envWords), 20); len(fields) > 0 {
 				finding(id, "%s %s differs between %s and %s beyond images, replicas and resources: %s", id.Kind, trimHash(id.Name), prodDir, lowerDir, strings.Join(clip(fields, 6), ", "))
 			}
 		}
@@ -320,41 +319,4 @@ func scrub(v any, envWords []string) any {
 		return s
 	}
 	return v
-}
-
-// differingFields lists the paths where a and b differ, at most 20.
-func differingFields(a, b any, prefix string, out []string) []string {
-	if len(out) >= 20 {
-		return out
-	}
-	am, aok := a.(map[string]any)
-	bm, bok := b.(map[string]any)
-	if aok && bok {
-		keys := slices.Sorted(maps.Keys(am))
-		for k := range bm {
-			if _, ok := am[k]; !ok {
-				keys = append(keys, k)
-			}
-		}
-		for _, k := range keys {
-			p := k
-			if prefix != "" {
-				p = prefix + "." + k
-			}
-			out = differingFields(am[k], bm[k], p, out)
-		}
-		return out
-	}
-	al, aok := a.([]any)
-	bl, bok := b.([]any)
-	if aok && bok && len(al) == len(bl) {
-		for i := range al {
-			out = differingFields(al[i], bl[i], fmt.Sprintf("%s[%d]", prefix, i), out)
-		}
-		return out
-	}
-	if !reflect.DeepEqual(a, b) {
-		out = append(out, prefix)
-	}
-	return out
 }

@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"maps"
 	"path"
-	"reflect"
 	"slices"
 	"strings"
 
@@ -239,7 +237,7 @@ func renderChanges(dir string, old, edited *object.Set) []RenderChange {
 			out = append(out, RenderChange{Dir: dir, ID: id, Removed: true})
 			continue
 		}
-		if fields := changedFields(o.Object, n.Object, "", nil); len(fields) > 0 {
+		if fields := object.ChangedPaths(o.Object, n.Object, 0); len(fields) > 0 {
 			out = append(out, RenderChange{Dir: dir, ID: id, Fields: fields})
 		}
 	}
@@ -247,40 +245,6 @@ func renderChanges(dir string, old, edited *object.Set) []RenderChange {
 		if _, ok := old.Get(id); !ok {
 			out = append(out, RenderChange{Dir: dir, ID: id, Added: true})
 		}
-	}
-	return out
-}
-
-// changedFields lists the paths where a and b differ.
-func changedFields(a, b any, prefix string, out []string) []string {
-	am, aok := a.(map[string]any)
-	bm, bok := b.(map[string]any)
-	if aok && bok {
-		keys := slices.Sorted(maps.Keys(am))
-		for k := range bm {
-			if _, ok := am[k]; !ok {
-				keys = append(keys, k)
-			}
-		}
-		for _, k := range keys {
-			p := k
-			if prefix != "" {
-				p = prefix + "." + k
-			}
-			out = changedFields(am[k], bm[k], p, out)
-		}
-		return out
-	}
-	al, aok := a.([]any)
-	bl, bok := b.([]any)
-	if aok && bok && len(al) == len(bl) {
-		for i := range al {
-			out = changedFields(al[i], bl[i], fmt.Sprintf("%s[%d]", prefix, i), out)
-		}
-		return out
-	}
-	if !reflect.DeepEqual(a, b) {
-		out = append(out, prefix)
 	}
 	return out
 }
