@@ -107,9 +107,10 @@
 // the registry's sentinels, and no error shows a credential.
 //
 // A [Scanner] adds Flux's scan interval without a controller or a
-// goroutine: the host calls [Scanner.Scan] on each pass and it lists the
-// registry only when the interval has passed since the last listing of
-// that repository (with those exclusions and credentials).
+// goroutine: the host calls [Scanner.Scan] on each pass and it lists an
+// OCI repository, a Git remote's tags or a chart's versions only when the
+// interval has passed since the last listing of that source (with those
+// exclusions and credentials).
 //
 // # Commits and pushes
 //

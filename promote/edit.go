@@ -51,8 +51,8 @@ type FileChange struct {
 // Diff returns a unified diff of the change, three lines of context.
 func (c FileChange) Diff() string {
 	d, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-		A:        difflib.SplitLines(string(c.Old)),
-		B:        difflib.SplitLines(string(c.New)),
+		A:        diffLines(c.Old),
+		B:        diffLines(c.New),
 		FromFile: "a/" + c.Path,
 		ToFile:   "b/" + c.Path,
 		Context:  3,
@@ -61,6 +61,24 @@ func (c FileChange) Diff() string {
 		return ""
 	}
 	return d
+}
+
+// diffLines splits a file into the lines of a unified diff. difflib's
+// SplitLines counts a phantom empty line after a final newline, which
+// makes every hunk that reaches the end of a file one line too long for
+// git apply; a last line without a newline gets the marker diff and git
+// write.
+func diffLines(data []byte) []string {
+	if len(data) == 0 {
+		return nil
+	}
+	lines := strings.SplitAfter(string(data), "\n")
+	if last := len(lines) - 1; lines[last] == "" {
+		lines = lines[:last]
+	} else {
+		lines[last] += "\n\\ No newline at end of file\n"
+	}
+	return lines
 }
 
 // Diff returns the unified diffs of every changed file.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"flag"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"testing/fstest"
 
@@ -213,4 +215,36 @@ func TestDirWrite(t *testing.T) {
 	require.NoError(t, os.Symlink("/etc/passwd", filepath.Join(dir, "evil.yaml")))
 	_, err = SetField{File: "evil.yaml", Path: "a", Value: "x"}.Apply(context.Background(), d)
 	assert.Error(t, err, "a symlink out of the root is not followed")
+}
+
+// TestDiffAppliesWithGitApply: git apply, the oracle, takes every diff a
+// change shows and makes the new content from the old, at the end of a
+// file too, with and without a final newline.
+func TestDiffAppliesWithGitApply(t *testing.T) {
+	for name, c := range map[string]struct{ old, new string }{
+		"last line":             {"a\nb\nc\n", "a\nb\nC\n"},
+		"last line, no newline": {"a\nb\nc", "a\nb\nC"},
+		"newline added":         {"a\nb\nc", "a\nb\nc\n"},
+		"newline removed":       {"a\nb\nc\n", "a\nb\nc"},
+		"middle of a long file": {strings.Repeat("x\n", 20) + "tag: 1\n" + strings.Repeat("y\n", 20), strings.Repeat("x\n", 20) + "tag: 2\n" + strings.Repeat("y\n", 20)},
+		"line appended":         {"a\n", "a\nb\n"},
+		"from empty":            {"", "a\n"},
+		"only line, no newline": {"a", "b"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "k.yaml"), []byte(c.old), 0o644))
+			diff := FileChange{Path: "k.yaml", Old: []byte(c.old), New: []byte(c.new)}.Diff()
+			require.NotEmpty(t, diff)
+			patch := filepath.Join(t.TempDir(), "p.diff")
+			require.NoError(t, os.WriteFile(patch, []byte(diff), 0o644))
+			cmd := exec.Command("git", "apply", "--unidiff-zero", patch)
+			cmd.Dir = dir
+			out, err := cmd.CombinedOutput()
+			require.NoError(t, err, "git apply:\n%s\n%s", out, diff)
+			got, err := os.ReadFile(filepath.Join(dir, "k.yaml"))
+			require.NoError(t, err)
+			assert.Equal(t, c.new, string(got), diff)
+		})
+	}
 }

@@ -48,7 +48,7 @@ images:
 	// Output:
 	// --- a/overlays/prod/kustomization.yaml
 	// +++ b/overlays/prod/kustomization.yaml
-	// @@ -3,5 +3,5 @@
+	// @@ -3,4 +3,4 @@
 	//  images:
 	//    - name: web   # promoted by converge
 	//      newName: ghcr.io/acme/web

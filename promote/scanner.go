@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -55,10 +56,24 @@ func NewScanner(interval time.Duration, opts ...ScannerOption) *Scanner {
 	return s
 }
 
+// ScanSource is a tag source a [Scanner] caches: an [*ImageRepository],
+// a [*GitTags] or a [*HelmChart]. It is closed to other types, whose
+// listings the scanner could not tell apart by what they depend on.
+type ScanSource interface {
+	TagSource
+	scanKey() string
+}
+
+var (
+	_ ScanSource = (*ImageRepository)(nil)
+	_ ScanSource = (*GitTags)(nil)
+	_ ScanSource = (*HelmChart)(nil)
+)
+
 // Scan returns repo's tags, from the cache while the interval has not
-// passed since the last listing, else from the registry. Errors are
-// those of [ImageRepository.Tags].
-func (s *Scanner) Scan(ctx context.Context, repo *ImageRepository) (Scan, error) {
+// passed since the last listing, else from the registry, Git remote or
+// chart repository. Errors are those of repo's Tags.
+func (s *Scanner) Scan(ctx context.Context, repo ScanSource) (Scan, error) {
 	key := repo.scanKey()
 	now := s.now()
 	s.mu.Lock()
@@ -82,7 +97,7 @@ func (s *Scanner) Scan(ctx context.Context, repo *ImageRepository) (Scan, error)
 
 // Forget drops the cached list of repo, so that the next Scan lists it
 // (Flux's reconcile-requested annotation).
-func (s *Scanner) Forget(repo *ImageRepository) {
+func (s *Scanner) Forget(repo ScanSource) {
 	s.mu.Lock()
 	delete(s.last, repo.scanKey())
 	s.mu.Unlock()
@@ -91,14 +106,41 @@ func (s *Scanner) Forget(repo *ImageRepository) {
 // scanKey identifies what a listing depends on: the repository, its
 // exclusions and (hashed, so the key holds no secret) its credentials.
 func (r *ImageRepository) scanKey() string {
-	h := sha256.New()
-	for _, s := range []string{r.creds.Username, r.creds.Password, r.creds.Token, string(r.creds.DockerConfigJSON)} {
-		h.Write([]byte(s))
-		h.Write([]byte{0})
-	}
 	scheme := "https"
 	if r.insecure {
 		scheme = "http"
 	}
-	return strings.Join([]string{scheme, r.repo.Name(), strings.Join(r.exclusions, "\x00"), hex.EncodeToString(h.Sum(nil))}, "\x01")
+	return joinKey("oci", scheme, r.repo.Name(), strings.Join(r.exclusions, "\x00"), credentialsHash(r.creds))
+}
+
+func (g *GitTags) scanKey() string {
+	// Not Endpoint.String, which would carry a URL's password.
+	e := g.endpoint
+	return joinKey("git", e.Protocol, e.Host, strconv.Itoa(e.Port), e.Path, g.excluded.String(), credentialsHash(g.creds), strconv.Itoa(g.maxTags))
+}
+
+func (h *HelmChart) scanKey() string {
+	if h.oci != nil {
+		return joinKey("helm", h.oci.scanKey())
+	}
+	return joinKey("helm", h.index, h.chart, h.excluded.String(), credentialsHash(h.creds), strconv.Itoa(h.maxTags))
+}
+
+func (x exclusions) String() string {
+	patterns := make([]string, len(x))
+	for i, re := range x {
+		patterns[i] = re.String()
+	}
+	return strings.Join(patterns, "\x00")
+}
+
+func joinKey(parts ...string) string { return strings.Join(parts, "\x01") }
+
+func credentialsHash(c Credentials) string {
+	h := sha256.New()
+	for _, s := range []string{c.Username, c.Password, c.Token, string(c.DockerConfigJSON)} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }

@@ -2,13 +2,18 @@ package promote_test
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/converge-dev/converge/internal/gittest"
 	"github.com/converge-dev/converge/promote"
 )
 
@@ -85,4 +90,58 @@ func TestScannerZeroInterval(t *testing.T) {
 		assert.False(t, scan.Cached)
 	}
 	assert.Equal(t, int64(2), srv.pages.Load())
+}
+
+// TestScannerGitTagsAndHelmCharts: Git tags (a real git http-backend) and
+// a Helm repository's index are listed once per interval too, each by
+// what its listing depends on.
+func TestScannerGitTagsAndHelmCharts(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	s := promote.NewScanner(time.Minute, promote.WithClock(clk.now))
+	ctx := context.Background()
+
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo(t, "app")
+	repo.Commit(t, "one", map[string]string{"a": "1"})
+	repo.Tag(t, "v1.0.0", "")
+	tags, err := promote.NewGitTags(repo.URL, promote.WithInsecure())
+	require.NoError(t, err)
+	first, err := s.Scan(ctx, tags)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"v1.0.0"}, first.Tags)
+	requests := srv.Requests()
+	repo.Tag(t, "v1.1.0", "")
+	cached, err := s.Scan(ctx, tags)
+	require.NoError(t, err)
+	assert.True(t, cached.Cached)
+	assert.Equal(t, []string{"v1.0.0"}, cached.Tags, "the interval has not passed")
+	assert.Equal(t, requests, srv.Requests(), "a cached scan sends nothing")
+	clk.add(time.Minute)
+	again, err := s.Scan(ctx, tags)
+	require.NoError(t, err)
+	assert.False(t, again.Cached)
+	assert.ElementsMatch(t, []string{"v1.0.0", "v1.1.0"}, again.Tags)
+
+	var listed atomic.Int32
+	index := readFixture(t)
+	helmSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		listed.Add(1)
+		_, _ = io.WriteString(w, index)
+	}))
+	t.Cleanup(helmSrv.Close)
+	chart, err := promote.NewHelmChart(helmSrv.URL, "web", promote.WithInsecure())
+	require.NoError(t, err)
+	other, err := promote.NewHelmChart(helmSrv.URL, "api", promote.WithInsecure())
+	require.NoError(t, err)
+	for range 3 {
+		_, err = s.Scan(ctx, chart)
+		require.NoError(t, err)
+	}
+	assert.EqualValues(t, 1, listed.Load())
+	_, _ = s.Scan(ctx, other) // another chart is another listing, whatever it finds
+	assert.EqualValues(t, 2, listed.Load())
+	s.Forget(chart)
+	_, err = s.Scan(ctx, chart)
+	require.NoError(t, err)
+	assert.EqualValues(t, 3, listed.Load())
 }

@@ -13,6 +13,8 @@
 //	                                converge sync --once # self-heal
 //	(a commit: web 1.5.0 → 1.5.1)   converge diff        # the pull-request preview
 //	                                converge sync --once # the diff and the roll-out
+//	converge promote --from dev --to staging --app web   # a commit, gated on dev's health
+//	converge rollback --env staging --app web            # a revert commit
 //
 // It stops the plane and removes the folder when it ends, also on Ctrl-C.
 //
@@ -72,7 +74,7 @@ type tour struct {
 	url   string // its file:// URL
 }
 
-const steps = 8
+const steps = 12
 
 func (t *tour) say(title string) {
 	t.step++
@@ -135,6 +137,11 @@ func run(ctx context.Context, source string, out, errs io.Writer) (err error) {
 		return fmt.Errorf("copy %s: %w", source, err)
 	}
 	if _, err := t.git("init", "--quiet", "--initial-branch=main"); err != nil {
+		return err
+	}
+	// converge promote and rollback push to this repository while main
+	// is checked out: git updates the work tree with the push.
+	if _, err := t.git("config", "receive.denyCurrentBranch", "updateInstead"); err != nil {
 		return err
 	}
 	if _, err := t.git("add", "--all"); err != nil {
@@ -231,12 +238,29 @@ func run(ctx context.Context, source string, out, errs io.Writer) (err error) {
 	t.printf("Deployment shop/web runs %s: %d/%d replicas updated and available\n",
 		d.Spec.Template.Spec.Containers[0].Image, d.Status.UpdatedReplicas, d.Status.AvailableReplicas)
 
+	t.say("Promote what dev runs, healthy, to staging")
+	t.printf("The gate plans clusters/dev against the cluster: Synced and Healthy, or nothing is promoted.\n")
+	if err := t.converge(cli.ExitOK, "promote", "--repo", t.url, "--from", "dev", "--to", "staging", "--app", "web", "--kubeconfig", t.env.Kubeconfig); err != nil {
+		return err
+	}
+	trailers, err := t.git("log", "-1", "--format=%(trailers)")
+	if err != nil {
+		return err
+	}
+	t.printf("the commit's provenance, which converge rollback reads:\n%s\n", indent(trailers, "  "))
+
+	t.say("Roll staging back: a revert commit, never an apply")
+	if err := t.converge(cli.ExitOK, "rollback", "--repo", t.url, "--env", "staging", "--app", "web"); err != nil {
+		return err
+	}
+
 	t.printf(`
 Done in %s. Where to go next:
   - examples/README.md: the repository layout and every converge command and flag;
   - run the CLI yourself, against your cluster or a local one that lives as long as the command:
       cd examples && go run ./cmd/converge sync --repo gitops-deploy --path clusters/dev --local --interval 10s
   - converge plan -f FILE runs an Argo CD Application or a Flux Kustomization file as it is;
+  - converge promote --pr and converge rollback --pr do the same through a pull request (Gitea, GitHub, GitLab);
   - README.md: the packages (reconcile, source, render, diff, apply, health) and how to wire them in your own host;
   - make test: everything above, end to end, on real control planes.
 `, time.Since(t.start).Round(time.Second))

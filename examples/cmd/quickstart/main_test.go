@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -31,6 +32,13 @@ func TestQuickstartRunsToTheEndAndShowsEveryStep(t *testing.T) {
 		"  1 configured, 15 unchanged; all 16 healthy;",
 		"clusters/dev: 0 to add, 1 to update, 0 to remove",
 		"Deployment shop/web runs ghcr.io/converge-dev/shop-web:1.5.1: 1/1 replicas updated and available",
+		"gate: health passed: dev runs main@sha1:",
+		"promote shop-web 1.5.1 from dev to staging",
+		"Promoted-To: staging",
+		"Promoted-Image: ghcr.io/converge-dev/shop-web:1.5.1",
+		"rollback staging: revert ",
+		"+    newTag: 1.4.2",
+		fmt.Sprintf("━━ %d/%d  Roll staging back", steps, steps),
 		"Where to go next:",
 		"nothing is left running",
 	} {

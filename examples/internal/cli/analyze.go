@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"os"
 	"strings"
 	"time"
@@ -32,17 +33,9 @@ Exit codes: 0 Successful; 1 Failed or Error; 2 bad usage; 4 Inconclusive.`,
 			if len(templates) == 0 {
 				return usagef("--template is required")
 			}
-			var loaded []*analysis.Template
-			for _, name := range templates {
-				data, err := os.ReadFile(name)
-				if err != nil {
-					return usagef("--template %s: %v", name, rootCause(err))
-				}
-				ts, err := analysis.LoadTemplates(data)
-				if err != nil {
-					return usagef("--template %s: %s", name, oneLine(err.Error()))
-				}
-				loaded = append(loaded, ts...)
+			loaded, err := loadTemplates("--template", templates)
+			if err != nil {
+				return err
 			}
 			runArgs, err := parseArgs("--arg", args)
 			if err != nil {
@@ -52,26 +45,9 @@ Exit codes: 0 Successful; 1 Failed or Error; 2 bad usage; 4 Inconclusive.`,
 			if err != nil {
 				return usagef("%s", oneLine(err.Error()))
 			}
-			ctx := cmd.Context()
-			shown := map[string]int{}
-			for {
-				next, err := run.Step(ctx, time.Now())
-				if err != nil {
-					return err
-				}
-				printMeasurements(out, run.Status(), shown)
-				if once || next.IsZero() || run.Phase().Completed() {
-					break
-				}
-				select {
-				case <-ctx.Done():
-					return ctx.Err()
-				case <-time.After(time.Until(next)):
-				}
-			}
-			phase, msg := run.Phase(), run.Status().Message
-			if once && !phase.Completed() {
-				phase, msg = lastVerdict(run.Status()), "one measurement of each metric"
+			phase, msg, err := runAnalysis(cmd.Context(), out, run, once)
+			if err != nil {
+				return err
 			}
 			out.printf("Analysis %s%s", phase, suffix(msg))
 			switch phase {
@@ -89,6 +65,49 @@ Exit codes: 0 Successful; 1 Failed or Error; 2 bad usage; 4 Inconclusive.`,
 	fl.StringArrayVar(&args, "arg", nil, "a template argument, name=value (repeatable)")
 	fl.BoolVar(&once, "once", false, "take one measurement of each metric and decide on it")
 	return cmd
+}
+
+// loadTemplates reads the AnalysisTemplate files flag names.
+func loadTemplates(flag string, files []string) ([]*analysis.Template, error) {
+	var loaded []*analysis.Template
+	for _, name := range files {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			return nil, usagef("%s %s: %v", flag, name, rootCause(err))
+		}
+		ts, err := analysis.LoadTemplates(data)
+		if err != nil {
+			return nil, usagef("%s %s: %s", flag, name, oneLine(err.Error()))
+		}
+		loaded = append(loaded, ts...)
+	}
+	return loaded, nil
+}
+
+// runAnalysis steps run to its verdict (with once, one measurement of
+// each metric), printing each measurement as it is taken.
+func runAnalysis(ctx context.Context, out *output, run *analysis.Run, once bool) (analysis.Phase, string, error) {
+	shown := map[string]int{}
+	for {
+		next, err := run.Step(ctx, time.Now())
+		if err != nil {
+			return "", "", err
+		}
+		printMeasurements(out, run.Status(), shown)
+		if once || next.IsZero() || run.Phase().Completed() {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return "", "", ctx.Err()
+		case <-time.After(time.Until(next)):
+		}
+	}
+	phase, msg := run.Phase(), run.Status().Message
+	if once && !phase.Completed() {
+		phase, msg = lastVerdict(run.Status()), "one measurement of each metric"
+	}
+	return phase, msg, nil
 }
 
 // parseArgs reads flag's name=value arguments.

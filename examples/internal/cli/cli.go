@@ -81,7 +81,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	if len(args) == 0 {
-		out.errorf("converge: missing command: plan, apply, sync, diff, delete, seal, unseal, analyze, rollout or check (see converge --help)")
+		out.errorf("converge: missing command: plan, apply, sync, diff, delete, seal, unseal, analyze, rollout, check, image, promote or rollback (see converge --help)")
 		return ExitUsage
 	}
 	cmd, err := root.ExecuteContextC(ctx)
@@ -168,13 +168,19 @@ Check: converge check --repo URL|DIR [--history] runs the GitOps readiness
 checklist and anti-patterns over the repository (and its history) and exits
 1 when it finds something at or above --fail-on.
 
+Promotion: converge promote --repo URL|DIR --from dev --to staging [--pr]
+takes the images one environment runs, healthy, to the next as a commit
+(or a pull request); converge rollback --env prod [--to REV] undoes one as
+a commit; converge image latest REPOSITORY --semver RANGE prints the tag a
+policy picks.
+
 Exit codes: 0 ok; 1 failed (apply, health, repository, path, cluster or rollout);
 2 bad usage; 3 changes found (plan and diff with --exit-code).`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usagef("%v", err) })
-	root.AddCommand(newPlan(out), newApply(out), newSync(out), newDiff(out), newDelete(out), newSeal(), newUnseal(), newAnalyze(out), newRollout(out), newCheck(out), newImage(out))
+	root.AddCommand(newPlan(out), newApply(out), newSync(out), newDiff(out), newDelete(out), newSeal(), newUnseal(), newAnalyze(out), newRollout(out), newCheck(out), newImage(out), newPromote(out), newRollback(out))
 	root.CompletionOptions.HiddenDefaultCmd = false
 	return root
 }
