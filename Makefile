@@ -12,13 +12,15 @@ MODULES := . $(patsubst %/go.mod,%,$(wildcard examples/go.mod bench/go.mod rollo
 
 # testbin builds (once, then cached) the control-plane binaries tests run,
 # the peer CLIs they compare against (kustomize, helm, sops, kubeseal), the
-# Sealed Secrets controller and the Vault dev server: before the tests, so
-# no build runs inside a test's timeout.
+# Sealed Secrets controller, the Vault dev server, Gitea and Debian's
+# headless Chromium: before the tests, so no build runs inside a test's
+# timeout.
 testbin:
 	@bash hack/testbin/build.sh >/dev/null
 	@bash hack/peers/build.sh kustomize helm sops kubeseal sealed-secrets-controller kubectl >/dev/null
 	@bash hack/vault/build.sh >/dev/null
 	@bash hack/gitea/build.sh >/dev/null
+	@bash hack/debian.sh chromium
 
 fmt:
 	@unformatted=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go')); \

@@ -94,6 +94,8 @@ func WithInventory(inv Inventory) Option { return func(a *Applier) { a.inventory
 func WithHealthChecker(c health.Checker) Option { return func(a *Applier) { a.checker = c } }
 
 // WithPolicy sets a policy that can refuse a set before anything is written.
+// A refusal wraps both ErrRefused and the policy's own error, so that a host
+// can tell its policy's refusals apart with errors.Is and errors.As.
 func WithPolicy(p Policy) Option { return func(a *Applier) { a.policy = p } }
 
 // WithFieldManager changes the server-side apply field manager, object.FieldManager
@@ -284,7 +286,7 @@ func (a *Applier) prepare(ctx context.Context, set *object.Set, opts Options) (*
 	}
 	if a.policy != nil {
 		if err := a.policy.Check(ctx, all); err != nil {
-			return nil, fmt.Errorf("%w by policy: %v", ErrRefused, err)
+			return nil, fmt.Errorf("%w by policy: %w", ErrRefused, err)
 		}
 	}
 	sortItems(p.items)

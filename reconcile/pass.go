@@ -311,6 +311,12 @@ func (r *Reconciler) rollup(ctx context.Context, entry *clusterEntry, ids []obje
 	if len(ids) == 0 {
 		return health.Healthy
 	}
+	return health.Worst(r.objectHealth(ctx, entry, ids))
+}
+
+// objectHealth is the health of each of ids, once each, from the watch
+// cache.
+func (r *Reconciler) objectHealth(ctx context.Context, entry *clusterEntry, ids []object.ID) []health.ObjectResult {
 	view := entry.cache.View()
 	results := make([]health.ObjectResult, 0, len(ids))
 	seen := map[object.ID]bool{}
@@ -326,7 +332,7 @@ func (r *Reconciler) rollup(ctx context.Context, entry *clusterEntry, ids []obje
 		}
 		results = append(results, health.ObjectResult{ID: id, Result: res})
 	}
-	return health.Worst(results)
+	return results
 }
 
 // plannedIDs are the objects a plan keeps, with the namespaces the

@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/converge-dev/converge/apply"
+	"github.com/converge-dev/converge/health"
 	"github.com/converge-dev/converge/internal/gittest"
 	"github.com/converge-dev/converge/reconcile"
 )
@@ -268,8 +269,9 @@ func TestRestrictionsRefuseWhatTheProjectDoesNotAllow(t *testing.T) {
 	u := f.unit("app", "app")
 	u.Restrictions = project
 	_, err := f.r.Reconcile(f.ctx, u)
-	if err == nil || !strings.Contains(err.Error(), "cluster-scoped kind Namespace is not permitted in project \"production\"") {
-		t.Fatalf("want the Namespace refused by the project, got %v", err)
+	if err == nil || !strings.Contains(err.Error(), "cluster-scoped kind Namespace is not permitted in project \"production\"") ||
+		!errors.Is(err, reconcile.ErrRestricted) || !errors.Is(err, apply.ErrRefused) {
+		t.Fatalf("want the Namespace refused by the project (ErrRestricted, apply.ErrRefused), got %v", err)
 	}
 	f.mustBeGone("a") // refused before anything was written
 
@@ -343,5 +345,43 @@ func TestStatusDoesNotWaitForAPassUnderWay(t *testing.T) {
 	}
 	if s, ok := f.r.Status(u.Ref()); !ok || !s.Ready() {
 		t.Fatalf("after the pass: %v", ok)
+	}
+}
+
+// TestObjectHealthIsEachInventoryObjectFromTheCache: a host's resource
+// tree, object by object, after a pass; nothing before one.
+func TestObjectHealthIsEachInventoryObjectFromTheCache(t *testing.T) {
+	f := newFixture(t)
+	f.repo.Commit(t, "two", map[string]string{
+		"tree/a.yaml": configMapYAML("a", nil),
+		"tree/b.yaml": configMapYAML("b", nil),
+	})
+	u := f.unit("tree", "tree")
+	if _, ok := f.r.ObjectHealth(f.ctx, u.Ref()); ok {
+		t.Fatal("a unit that never ran has no object health")
+	}
+	f.reconcile(u)
+	results, ok := f.r.ObjectHealth(f.ctx, u.Ref())
+	if !ok || len(results) != 2 {
+		t.Fatalf("want the health of a and b, got %v (%v)", results, ok)
+	}
+	for _, r := range results {
+		if r.ID.Kind != "ConfigMap" || r.ID.Namespace != f.ns || r.Status != health.Healthy {
+			t.Errorf("%s: %s, want a Healthy ConfigMap of %s", r.ID, r.Status, f.ns)
+		}
+	}
+	if err := f.env.Client.Delete(f.ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "a"}}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		results, _ = f.r.ObjectHealth(f.ctx, u.Ref())
+		if health.Worst(results) == health.Unknown || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got := health.Worst(results); got != health.Unknown {
+		t.Fatalf("a deleted object is Unknown in the tree, got %s", got)
 	}
 }

@@ -307,6 +307,26 @@ func (r *Reconciler) Status(ref Ref) (Status, bool) {
 	return *last, true
 }
 
+// ObjectHealth returns the health of each object of a unit's inventory
+// as of its last pass, read now from the watch cache of its cluster (no
+// request once the kinds are watched): what a host shows as the unit's
+// resource tree. ok is false when the unit has not run.
+func (r *Reconciler) ObjectHealth(ctx context.Context, ref Ref) (results []health.ObjectResult, ok bool) {
+	r.mu.Lock()
+	st := r.units[ref]
+	r.mu.Unlock()
+	if st == nil {
+		return nil, false
+	}
+	st.seen.Lock()
+	last, entry := st.seen.last, st.seen.entry
+	st.seen.Unlock()
+	if last == nil || entry == nil {
+		return nil, false
+	}
+	return r.objectHealth(ctx, entry, last.Inventory), true
+}
+
 // Forget drops what the Reconciler keeps of a unit (its Applier, last
 // render and status), as when the unit is removed from the host. It
 // deletes nothing in the cluster: Delete does.

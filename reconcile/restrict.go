@@ -12,8 +12,21 @@ import (
 	"github.com/converge-dev/converge/object"
 )
 
-// ErrRestricted: the unit's Restrictions refuse its source or destination.
+// ErrRestricted: the unit's Restrictions refuse its source, its
+// destination, or a kind or namespace of its render. Every such refusal
+// wraps it, so that a host can tell a project violation from a failure.
 var ErrRestricted = errors.New("not permitted by the unit's restrictions")
+
+// restrictedError is a refusal of an object by the restrictions: its text
+// names the object, and it wraps ErrRestricted.
+type restrictedError struct{ msg string }
+
+func (e *restrictedError) Error() string { return e.msg }
+func (e *restrictedError) Unwrap() error { return ErrRestricted }
+
+func restricted(format string, args ...any) error {
+	return &restrictedError{msg: fmt.Sprintf(format, args...)}
+}
 
 // Decrypter is implemented by Steps that decrypt rendered objects: a unit
 // with Decryption runs only when a Step says it decrypts its provider.
@@ -90,13 +103,13 @@ func restrictionPolicy(rs *Restrictions, cluster string) apply.Policy {
 			gk := id.GroupKind()
 			if o.GetNamespace() == "" {
 				if !kindMatches(rs.ClusterResources, gk.Group, gk.Kind) || kindMatches(rs.ClusterResourcesDenied, gk.Group, gk.Kind) {
-					return fmt.Errorf("%s: cluster-scoped kind %s is not permitted in project %q", id, gk, rs.Project)
+					return restricted("%s: cluster-scoped kind %s is not permitted in project %q", id, gk, rs.Project)
 				}
 				continue
 			}
 			if len(rs.NamespacedResources) > 0 && !kindMatches(rs.NamespacedResources, gk.Group, gk.Kind) ||
 				kindMatches(rs.NamespacedResourcesDenied, gk.Group, gk.Kind) {
-				return fmt.Errorf("%s: kind %s is not permitted in project %q", id, gk, rs.Project)
+				return restricted("%s: kind %s is not permitted in project %q", id, gk, rs.Project)
 			}
 			allowed := false
 			for _, d := range rs.Destinations {
@@ -106,7 +119,7 @@ func restrictionPolicy(rs *Restrictions, cluster string) apply.Policy {
 				}
 			}
 			if !allowed {
-				return fmt.Errorf("%s: namespace %s is not a destination of project %q", id, o.GetNamespace(), rs.Project)
+				return restricted("%s: namespace %s is not a destination of project %q", id, o.GetNamespace(), rs.Project)
 			}
 		}
 		return nil

@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	crreconcile "sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/converge-dev/converge/reconcile"
 
@@ -75,6 +76,21 @@ type ApplicationReconciler struct {
 	// is tried again; it is also tried as soon as a dependency's status
 	// changes.
 	DependencyRetry time.Duration
+	// Metrics records converge's metrics of each pass ([NewMetrics]);
+	// none are recorded when nil.
+	Metrics *Metrics
+	// Expirer, when set, is told of each Application a push event
+	// triggers ([ApplicationReconciler.Webhook]), so that the fetch that
+	// follows asks the Git server even inside the fetch-coalescing
+	// window: set it to the Engine's fetcher when that coalesces.
+	Expirer reconcile.Expirer
+	// Log receives what happens outside a reconcile (push events);
+	// discarded when unset.
+	Log logr.Logger
+
+	// triggers carries the Applications push events trigger to the
+	// controller's queue.
+	triggers chan event.GenericEvent
 }
 
 var _ crreconcile.Reconciler = (*ApplicationReconciler)(nil)
@@ -87,10 +103,15 @@ func (r *ApplicationReconciler) SetupWithManager(ctx context.Context, mgr ctrl.M
 	}); err != nil {
 		return fmt.Errorf("index applications by dependsOn: %w", err)
 	}
+	// Buffered so that a push of a repository with many Applications
+	// does not hold the forge's request while the queue takes them.
+	r.triggers = make(chan event.GenericEvent, 1024)
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("application").
-		For(&v1alpha1.Application{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		For(&v1alpha1.Application{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deletionStarted{}))).
+		WatchesRawSource(source.Channel(r.triggers, &handler.EnqueueRequestForObject{})).
 		Watches(&v1alpha1.Application{}, handler.EnqueueRequestsFromMapFunc(r.dependents), builder.WithPredicates(statusChanged{})).
+		Watches(&v1alpha1.Project{}, handler.EnqueueRequestsFromMapFunc(r.projectApplications)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(concurrency, 1)}).
 		Complete(r)
 }
@@ -130,20 +151,24 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req crreconcile.R
 	app := &v1alpha1.Application{}
 	if err := r.Client.Get(ctx, req.NamespacedName, app); err != nil {
 		if apierrors.IsNotFound(err) {
-			// Gone: what it applied stays (deletion does not prune in
-			// this version); the engine forgets it.
+			// Gone: its finalizer, if it pruned, deleted what it applied
+			// (finalizer.go); the engine forgets it.
 			r.Engine.Forget(ref)
+			r.Metrics.forget(req.NamespacedName)
 			return crreconcile.Result{}, nil
 		}
 		return crreconcile.Result{}, err
 	}
 	if !app.DeletionTimestamp.IsZero() {
-		r.Engine.Forget(ref)
-		return crreconcile.Result{}, nil
+		return r.finalize(ctx, app)
 	}
+	if err := r.syncFinalizer(ctx, app); err != nil {
+		return crreconcile.Result{}, err
+	}
+	defer func() { r.Metrics.setHealth(req.NamespacedName, app.Status.Health) }()
 	before := app.Status.DeepCopy()
 
-	u, err := Unit(app, r.DefaultInterval, r.RetryInterval)
+	u, err := r.unit(ctx, app) // Unit, bound to its Project (project.go)
 	if err != nil {
 		// Retrying will not help until the spec changes: Stalled, and no
 		// requeue (a new generation brings the Application back).
@@ -160,12 +185,14 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req crreconcile.R
 		}
 	}
 
+	mark := r.Metrics.startPass(ref)
 	s, passErr := r.Engine.Reconcile(ctx, u)
 	if ctx.Err() != nil {
 		// The manager is stopping: the pass says nothing about the
 		// Application.
 		return crreconcile.Result{}, nil
 	}
+	r.Metrics.endPass(mark, app, before, &s, passErr)
 	SetStatus(&app.Status, s)
 	result := crreconcile.Result{RequeueAfter: u.Interval}
 	switch {

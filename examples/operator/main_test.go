@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -48,6 +49,8 @@ var running struct {
 	err    error
 	cancel context.CancelFunc
 	done   chan error
+	// dashboard is the address of the operator's web page.
+	dashboard string
 }
 
 func TestMain(m *testing.M) {
@@ -105,12 +108,28 @@ func startOperator(t *testing.T) (*testenv.Env, client.Client) {
 		opts.DependencyRetry = time.Second
 		opts.FetchCoalesce = 0
 		opts.skipNameValidation = true
+		if running.dashboard, err = loopbackAddr(); err != nil {
+			cancel()
+			running.err = err
+			return
+		}
+		opts.DashboardAddr = running.dashboard
 		running.cancel = cancel
 		running.done = make(chan error, 1)
 		go func() { running.done <- Run(ctx, env.Config, opts) }()
 	})
 	require.NoError(t, running.err, "start the plane and the operator")
 	return running.env, running.client
+}
+
+// loopbackAddr is a loopback address no one listens on now.
+func loopbackAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
 }
 
 // fixture is one test's namespace, repository and clients.

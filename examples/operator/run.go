@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/yaml"
 
@@ -40,9 +41,19 @@ var CRD []byte
 
 // Options configure Run.
 type Options struct {
-	// MetricsAddr is where controller-runtime's Prometheus metrics are
-	// served ("0" turns them off).
+	// MetricsAddr is where the Prometheus metrics are served at
+	// /metrics, controller-runtime's and converge's ([Metrics]); "0"
+	// turns them off.
 	MetricsAddr string
+	// WebhookAddr is where push events of GitHub, GitLab and Gitea are
+	// received, at [WebhookPath]; "" or "0" turns the receiver off. It
+	// needs at least one of WebhookSecrets.
+	WebhookAddr string
+	// WebhookSecrets verify push events ([WebhookSecrets]).
+	WebhookSecrets WebhookSecrets
+	// DashboardAddr is where the read-only web page ([Dashboard]) is
+	// served; "" or "0" turns it off.
+	DashboardAddr string
 	// HealthAddr is where /healthz and /readyz are served ("0" turns them
 	// off).
 	HealthAddr string
@@ -63,7 +74,7 @@ type Options struct {
 	// GitCacheDir keeps Git repositories on disk across restarts; in
 	// memory when empty.
 	GitCacheDir string
-	// InstallCRD applies the Application CRD before starting.
+	// InstallCRD applies the Application and Project CRDs before starting.
 	InstallCRD bool
 	// Logger receives the operator's logs; discarded when unset.
 	Logger logr.Logger
@@ -115,6 +126,10 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = d.Concurrency
 	}
+	webhookOn := opts.WebhookAddr != "" && opts.WebhookAddr != "0"
+	if webhookOn && opts.WebhookSecrets.empty() {
+		return errors.New("operator: a webhook address is set but no webhook secret: every push event would be refused")
+	}
 	log := opts.Logger
 	if log.GetSink() == nil {
 		log = logr.Discard()
@@ -150,14 +165,24 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("operator: %w", err)
 	}
+	metrics, err := NewMetrics(ctrlmetrics.Registry, c)
+	if err != nil {
+		return fmt.Errorf("operator: %w", err)
+	}
+	defer metrics.Release()
+	// The SDK's own fetcher and renderer, timed for the metrics' phases.
+	// The fetcher reads no Secrets: an Application names no repository
+	// credentials (spec.source has no secretRef) in this version.
+	fetcher := timedFetcher{next: reconcile.NewFetcher(reconcile.FetcherOptions{
+		CacheDir: opts.GitCacheDir,
+		Coalesce: opts.FetchCoalesce,
+		Timeout:  2 * time.Minute,
+		Logger:   log.WithName("fetch"),
+	}), metrics: metrics}
 	engine, err := reconcile.New(c,
 		reconcile.WithLogger(log.WithName("reconcile")),
-		reconcile.WithFetcherOptions(reconcile.FetcherOptions{
-			CacheDir: opts.GitCacheDir,
-			Coalesce: opts.FetchCoalesce,
-			Timeout:  2 * time.Minute,
-			Logger:   log.WithName("fetch"),
-		}))
+		reconcile.WithFetcher(fetcher),
+		reconcile.WithRenderer(timedRenderer{next: reconcile.NewRenderer(), metrics: metrics}))
 	if err != nil {
 		return fmt.Errorf("operator: %w", err)
 	}
@@ -169,9 +194,23 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		DefaultInterval: opts.DefaultInterval,
 		RetryInterval:   opts.RetryInterval,
 		DependencyRetry: opts.DependencyRetry,
+		Metrics:         metrics,
+		Expirer:         fetcher,
+		Log:             log.WithName("webhook"),
 	}
 	if err := r.SetupWithManager(ctx, mgr, opts.Concurrency); err != nil {
 		return fmt.Errorf("operator: %w", err)
+	}
+	if webhookOn {
+		if err := mgr.Add(serveWebhook(opts.WebhookAddr, r.Webhook(opts.WebhookSecrets), r.Log)); err != nil {
+			return fmt.Errorf("operator: %w", err)
+		}
+	}
+	if opts.DashboardAddr != "" && opts.DashboardAddr != "0" {
+		page := &Dashboard{Reader: mgr.GetClient(), Engine: engine, Refresh: 10 * time.Second}
+		if err := mgr.Add(serveHTTP("dashboard", opts.DashboardAddr, page, log.WithName("dashboard"))); err != nil {
+			return fmt.Errorf("operator: %w", err)
+		}
 	}
 	log.Info("starting", "defaultInterval", opts.DefaultInterval.String(), "concurrency", opts.Concurrency)
 	if err := mgr.Start(ctx); err != nil && !errors.Is(err, context.Canceled) {
@@ -180,8 +219,8 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	return nil
 }
 
-// InstallCRD applies the Application CRD with server-side apply and
-// waits until the API server serves it.
+// InstallCRD applies the Application and Project CRDs with server-side
+// apply and waits until the API server serves them.
 func InstallCRD(ctx context.Context, cfg *rest.Config) error {
 	s := runtime.NewScheme()
 	if err := apiextensionsv1.AddToScheme(s); err != nil {
@@ -191,15 +230,25 @@ func InstallCRD(ctx context.Context, cfg *rest.Config) error {
 	if err != nil {
 		return err
 	}
+	for _, doc := range [][]byte{CRD, ProjectCRD} {
+		if err := installCRD(ctx, c, doc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// installCRD applies one CRD and waits until it is established.
+func installCRD(ctx context.Context, c client.Client, doc []byte) error {
 	u := &unstructured.Unstructured{}
-	if err := yaml.Unmarshal(CRD, &u.Object); err != nil {
+	if err := yaml.Unmarshal(doc, &u.Object); err != nil {
 		return fmt.Errorf("install CRD: %w", err)
 	}
 	name := u.GetName()
 	if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
 		return fmt.Errorf("install CRD %s: %w", name, err)
 	}
-	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
 		var crd apiextensionsv1.CustomResourceDefinition
 		if err := c.Get(ctx, client.ObjectKey{Name: name}, &crd); err != nil {
 			return false, client.IgnoreNotFound(err)

@@ -22,7 +22,8 @@ import (
 // A condition the pass does not report is kept, except Stalled, which only
 // a pass that finds the Application stalled reports: a suspended pass
 // reports Reconciling alone, so Ready keeps saying what was last applied,
-// and the rest of the status is left as it is.
+// and the rest of the status is left as it is. A pass the Application's
+// Project refused is Stalled with reason ProjectViolation.
 func SetStatus(st *v1alpha1.ApplicationStatus, s reconcile.Status) {
 	st.ObservedGeneration = s.ObservedGeneration
 	for _, t := range []string{v1alpha1.ConditionReady, v1alpha1.ConditionReconciling, v1alpha1.ConditionStalled, v1alpha1.ConditionHealthy} {
@@ -36,6 +37,7 @@ func SetStatus(st *v1alpha1.ApplicationStatus, s reconcile.Status) {
 			// Reported by an earlier pass; it says which generation.
 		}
 	}
+	setProjectViolation(st, s)
 	if errors.Is(s.Err, reconcile.ErrSuspended) {
 		return // nothing was fetched or looked at
 	}

@@ -14,6 +14,7 @@
 # The generated files, committed:
 #	examples/operator/api/v1alpha1/zz_generated.deepcopy.go
 #	examples/operator/config/crd/converge.dev_applications.yaml
+#	examples/operator/config/crd/converge.dev_projects.yaml
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -75,9 +76,13 @@ check)
 	trap 'rm -rf "$tmp"' EXIT
 	gen "$tmp/obj" "$tmp/crd"
 	stale=0
-	for pair in \
-		"$tmp/obj/zz_generated.deepcopy.go:operator/api/v1alpha1/zz_generated.deepcopy.go" \
-		"$tmp/crd/converge.dev_applications.yaml:operator/config/crd/converge.dev_applications.yaml"; do
+	pairs=("$tmp/obj/zz_generated.deepcopy.go:operator/api/v1alpha1/zz_generated.deepcopy.go")
+	# Every CRD controller-gen makes now, so that a new kind's manifest
+	# cannot be forgotten.
+	for crd in "$tmp"/crd/*.yaml; do
+		pairs+=("$crd:operator/config/crd/$(basename "$crd")")
+	done
+	for pair in "${pairs[@]}"; do
 		want=${pair%%:*} have=$examples/${pair#*:}
 		if ! diff -u "$have" "$want" >&2; then
 			say "examples/${pair#*:} is stale: run hack/operator/generate.sh"
@@ -89,7 +94,7 @@ check)
 "")
 	build
 	gen "$examples/operator/api/v1alpha1" "$examples/operator/config/crd"
-	say "wrote examples/operator/api/v1alpha1/zz_generated.deepcopy.go and examples/operator/config/crd/converge.dev_applications.yaml"
+	say "wrote examples/operator/api/v1alpha1/zz_generated.deepcopy.go and the CRDs of examples/operator/config/crd"
 	;;
 *)
 	say "unknown argument $1 (want nothing, check, path or tidy)"

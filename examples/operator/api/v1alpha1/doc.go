@@ -1,6 +1,7 @@
 // Package v1alpha1 holds the reference operator's API, group converge.dev
 // version v1alpha1: the Application, one unit of desired state in a Git
-// repository, applied to a namespace of the operator's cluster.
+// repository, applied to a namespace of the operator's cluster, and the
+// Project, the limits of the Applications that name it.
 //
 //	app := &v1alpha1.Application{
 //		ObjectMeta: metav1.ObjectMeta{Name: "shop", Namespace: "platform"},
@@ -11,8 +12,8 @@
 //		},
 //	}
 //
-// The DeepCopy methods (zz_generated.deepcopy.go) and the CRD manifest
-// (../../config/crd/converge.dev_applications.yaml) are generated from the
+// The DeepCopy methods (zz_generated.deepcopy.go) and the CRD manifests
+// (../../config/crd/converge.dev_*.yaml) are generated from the
 // types and their markers by controller-gen: run hack/operator/generate.sh
 // after changing them; a test fails while they are stale.
 //

@@ -12,7 +12,7 @@ var GroupVersion = schema.GroupVersion{Group: "converge.dev", Version: "v1alpha1
 // AddToScheme adds this package's kinds to a scheme. It changes only the
 // scheme it is given.
 func AddToScheme(s *runtime.Scheme) error {
-	s.AddKnownTypes(GroupVersion, &Application{}, &ApplicationList{})
+	s.AddKnownTypes(GroupVersion, &Application{}, &ApplicationList{}, &Project{}, &ProjectList{})
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil
 }

@@ -23,6 +23,15 @@ type ApplicationSpec struct {
 	// +optional
 	Destination Destination `json:"destination,omitempty"`
 
+	// Project names a Project of the Application's namespace whose limits
+	// bind it: the repositories, destinations and kinds it may use, and
+	// the service account its writes are made as. Unset, the Application
+	// is bound by no Project.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	Project string `json:"project,omitempty"`
+
 	// SyncPolicy says how the objects are applied. By default they are
 	// applied automatically and nothing is pruned.
 	// +optional

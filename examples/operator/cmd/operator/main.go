@@ -6,10 +6,20 @@
 //
 // Without --kubeconfig it uses $KUBECONFIG, the in-cluster service account
 // or ~/.kube/config, in that order. It stops on SIGINT or SIGTERM.
+//
+// With --webhook-bind-address it receives the push events of GitHub,
+// GitLab and Gitea at /hooks/git and reconciles the Applications of the
+// pushed repository and branch at once; --webhook-secret-file names the
+// file holding the secret every forge is configured with (GitHub's and
+// Gitea's HMAC key, GitLab's token), as a mounted Secret provides it:
+//
+//	operator --webhook-bind-address :9443 --webhook-secret-file /etc/converge/webhook/secret
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -48,6 +58,9 @@ func run(ctx context.Context, args []string) error {
 	fs.DurationVar(&opts.FetchCoalesce, "fetch-coalesce", d.FetchCoalesce, "how long one fetch of a repository answers the other Applications on it")
 	fs.StringVar(&opts.GitCacheDir, "git-cache-dir", "", "keep Git repositories on disk here (default: in memory)")
 	fs.BoolVar(&opts.InstallCRD, "install-crd", false, "apply the Application CRD before starting")
+	fs.StringVar(&opts.WebhookAddr, "webhook-bind-address", "0", `address of the push-event receiver at /hooks/git ("0" turns it off)`)
+	fs.StringVar(&opts.DashboardAddr, "dashboard-bind-address", "0", `address of the read-only web page ("0" turns it off)`)
+	secretFile := fs.String("webhook-secret-file", "", "file holding the webhook secret of GitHub, Gitea and GitLab (needed with --webhook-bind-address)")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -62,6 +75,16 @@ func run(ctx context.Context, args []string) error {
 	if opts.DefaultInterval <= 0 {
 		return fmt.Errorf("--default-interval must be positive, not %s", opts.DefaultInterval)
 	}
+	if opts.WebhookAddr != "0" && opts.WebhookAddr != "" {
+		if *secretFile == "" {
+			return errors.New("--webhook-bind-address needs --webhook-secret-file")
+		}
+		secret, err := readSecret(*secretFile)
+		if err != nil {
+			return err
+		}
+		opts.WebhookSecrets = operator.WebhookSecrets{GitHub: secret, Gitea: secret, GitLab: secret}
+	}
 	opts.Logger = zap.New(zap.UseFlagOptions(&zapOpts))
 	// controller-runtime logs a warning through its global logger when
 	// none is set; the operator's own logger is the one it should use.
@@ -71,6 +94,20 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	return operator.Run(ctx, cfg, opts)
+}
+
+// readSecret reads a webhook secret from a file, without the line end an
+// editor or `kubectl create secret --from-file` leaves.
+func readSecret(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--webhook-secret-file: %w", err)
+	}
+	b = bytes.TrimRight(b, "\r\n")
+	if len(b) == 0 {
+		return nil, fmt.Errorf("--webhook-secret-file %s is empty", path)
+	}
+	return b, nil
 }
 
 func restConfig(path string) (*rest.Config, error) {
