@@ -74,6 +74,9 @@ type Options struct {
 	// GitCacheDir keeps Git repositories on disk across restarts; in
 	// memory when empty.
 	GitCacheDir string
+	// AllowFileURLs lets Applications name file:// repositories: for a
+	// demonstration on one machine (make run), never in a cluster.
+	AllowFileURLs bool
 	// InstallCRD applies the Application and Project CRDs before starting.
 	InstallCRD bool
 	// Logger receives the operator's logs; discarded when unset.
@@ -174,10 +177,11 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	// The fetcher reads no Secrets: an Application names no repository
 	// credentials (spec.source has no secretRef) in this version.
 	fetcher := timedFetcher{next: reconcile.NewFetcher(reconcile.FetcherOptions{
-		CacheDir: opts.GitCacheDir,
-		Coalesce: opts.FetchCoalesce,
-		Timeout:  2 * time.Minute,
-		Logger:   log.WithName("fetch"),
+		CacheDir:      opts.GitCacheDir,
+		Coalesce:      opts.FetchCoalesce,
+		Timeout:       2 * time.Minute,
+		AllowFileURLs: opts.AllowFileURLs,
+		Logger:        log.WithName("fetch"),
 	}), metrics: metrics}
 	engine, err := reconcile.New(c,
 		reconcile.WithLogger(log.WithName("reconcile")),

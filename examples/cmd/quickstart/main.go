@@ -15,6 +15,7 @@
 //	                                converge sync --once # the diff and the roll-out
 //	converge promote --from dev --to staging --app web   # a commit, gated on dev's health
 //	converge rollback --env staging --app web            # a revert commit
+//	(the reference operator takes clusters/dev over)     # and applies the next commit itself
 //
 // It stops the plane and removes the folder when it ends, also on Ctrl-C.
 //
@@ -36,13 +37,18 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/converge-dev/converge/examples/internal/cli"
 	"github.com/converge-dev/converge/examples/internal/quiet"
+	"github.com/converge-dev/converge/examples/operator"
+	"github.com/converge-dev/converge/examples/operator/api/v1alpha1"
 	"github.com/converge-dev/converge/internal/gittest"
 	"github.com/converge-dev/converge/internal/testenv"
+	"github.com/converge-dev/converge/reconcile"
 )
 
 func main() {
@@ -74,7 +80,7 @@ type tour struct {
 	url   string // its file:// URL
 }
 
-const steps = 12
+const steps = 13
 
 func (t *tour) say(title string) {
 	t.step++
@@ -254,6 +260,10 @@ func run(ctx context.Context, source string, out, errs io.Writer) (err error) {
 		return err
 	}
 
+	if err := t.operator(ctx); err != nil {
+		return err
+	}
+
 	t.printf(`
 Done in %s. Where to go next:
   - examples/README.md: the repository layout and every converge command and flag;
@@ -265,6 +275,119 @@ Done in %s. Where to go next:
   - make test: everything above, end to end, on real control planes.
 `, time.Since(t.start).Round(time.Second))
 	return nil
+}
+
+// operator hands clusters/dev over from the CLI to the reference
+// operator: an Application of the same name as the CLI's unit owns the
+// same objects, so nothing is re-created; then a commit is applied by
+// the operator on its own, within its interval.
+func (t *tour) operator(ctx context.Context) error {
+	t.say("Hand clusters/dev to the reference operator: continuous reconciliation as a controller")
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	if err := operator.InstallCRD(ctx, t.env.Config); err != nil {
+		return err
+	}
+	scheme, err := operator.Scheme()
+	if err != nil {
+		return err
+	}
+	c, err := client.New(t.env.Config, client.Options{Scheme: scheme})
+	if err != nil {
+		return err
+	}
+	opts := operator.DefaultOptions()
+	opts.MetricsAddr, opts.HealthAddr = "0", "0"
+	opts.DefaultInterval, opts.AllowFileURLs = 3*time.Second, true
+	done := make(chan error, 1)
+	go func() { done <- operator.Run(ctx, t.env.Config, opts) }()
+	defer func() { stop(); <-done }()
+
+	// The CLI's unit is named by the repository and path; an
+	// Application of that name and namespace is the same owner.
+	name := reconcile.DefaultName(t.url, "clusters/dev")
+	app := &v1alpha1.Application{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
+		Spec: v1alpha1.ApplicationSpec{
+			Source:     v1alpha1.Source{RepoURL: t.url, TargetRevision: "main", Path: "clusters/dev"},
+			SyncPolicy: v1alpha1.SyncPolicy{Prune: true},
+		},
+	}
+	if err := c.Create(ctx, app); err != nil {
+		return err
+	}
+	t.printf("created Application default/%s (the CLI's owner name), interval 3s\n", name)
+	head, err := t.git("rev-parse", "HEAD")
+	if err != nil {
+		return err
+	}
+	if err := t.waitApplication(ctx, c, app, head); err != nil {
+		return err
+	}
+	writes := "no object re-created"
+	if p := app.Status.LastPlan; p != nil {
+		writes = fmt.Sprintf("last pass: %d created, %d configured, %d unchanged", p.Created, p.Configured, p.Unchanged)
+	}
+	t.printf("%s: Ready, %s, %s at %s (%s)\n", name, app.Status.Sync, app.Status.Health, shortRev(app.Status.LastAppliedRevision), writes)
+
+	kfile := filepath.Join(t.work, "apps", "web", "overlays", "dev", "kustomization.yaml")
+	data, err := os.ReadFile(kfile)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(kfile, []byte(strings.Replace(string(data), "newTag: 1.5.1", "newTag: 1.5.2", 1)), 0o644); err != nil {
+		return err
+	}
+	if _, err := t.git("commit", "--quiet", "-am", "web: 1.5.2 in dev"); err != nil {
+		return err
+	}
+	head, err = t.git("rev-parse", "HEAD")
+	if err != nil {
+		return err
+	}
+	t.printf("committed %s: web 1.5.1 → 1.5.2 in dev; no converge command runs now\n", head[:12])
+	start := time.Now()
+	if err := t.waitApplication(ctx, c, app, head); err != nil {
+		return err
+	}
+	var d appsv1.Deployment
+	if err := t.env.Client.Get(ctx, types.NamespacedName{Namespace: "shop", Name: "web"}, &d); err != nil {
+		return err
+	}
+	t.printf("the operator applied it %s later: Deployment shop/web runs %s\n", time.Since(start).Round(time.Second), d.Spec.Template.Spec.Containers[0].Image)
+	return nil
+}
+
+// waitApplication waits until app is Ready at commit head.
+func (t *tour) waitApplication(ctx context.Context, c client.Client, app *v1alpha1.Application, head string) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	for {
+		if err := c.Get(ctx, client.ObjectKeyFromObject(app), app); err != nil {
+			return err
+		}
+		ready := meta.FindStatusCondition(app.Status.Conditions, v1alpha1.ConditionReady)
+		if ready != nil && ready.Status == metav1.ConditionTrue && ready.ObservedGeneration == app.Generation &&
+			strings.HasSuffix(app.Status.LastAppliedRevision, head) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			msg := "no status yet"
+			if ready != nil {
+				msg = ready.Reason + ": " + ready.Message
+			}
+			return fmt.Errorf("Application %s is not Ready at %s: %s", app.Name, head[:12], msg)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func shortRev(rev string) string {
+	if i := strings.Index(rev, "sha1:"); i >= 0 && len(rev) >= i+17 {
+		return rev[:i+17]
+	}
+	return rev
 }
 
 // handEdit changes Deployment shop/web the way `kubectl edit` would: an

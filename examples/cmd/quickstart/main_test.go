@@ -38,7 +38,10 @@ func TestQuickstartRunsToTheEndAndShowsEveryStep(t *testing.T) {
 		"Promoted-Image: ghcr.io/converge-dev/shop-web:1.5.1",
 		"rollback staging: revert ",
 		"+    newTag: 1.4.2",
-		fmt.Sprintf("━━ %d/%d  Roll staging back", steps, steps),
+		fmt.Sprintf("━━ %d/%d  Hand clusters/dev to the reference operator", steps, steps),
+		"Ready, Synced, Healthy at main@sha1:",
+		"last pass: 0 created,",
+		"Deployment shop/web runs ghcr.io/converge-dev/shop-web:1.5.2",
 		"Where to go next:",
 		"nothing is left running",
 	} {
