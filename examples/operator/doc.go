@@ -113,6 +113,18 @@
 // SDK's API requests per pass: none in the steady state) and
 // converge_applications by health.
 //
+// # Notifications
+//
+// spec.notifications lists endpoints ([Notifications]) told once of each
+// transition: a failed pass (SyncFailed), a degraded health
+// (HealthDegraded) and the recovery (Recovered). type webhook posts
+// converge's JSON event, signed in X-Converge-Signature with the
+// Secret's "secret" key when it has one; type slack posts to a
+// Slack-compatible incoming webhook. The endpoint's URL is the "address"
+// key of the Secret spec.notifications[].secretRef names, in the
+// Application's namespace, as a Flux Provider's is; it is read when an
+// event is sent and never shown.
+//
 // # Web page
 //
 // With Options.DashboardAddr (--dashboard-bind-address) the operator

@@ -186,6 +186,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	engine, err := reconcile.New(c,
 		reconcile.WithLogger(log.WithName("reconcile")),
 		reconcile.WithFetcher(fetcher),
+		reconcile.WithNotifier(&Notifications{Reader: mgr.GetClient()}),
 		reconcile.WithRenderer(timedRenderer{next: reconcile.NewRenderer(), metrics: metrics}))
 	if err != nil {
 		return fmt.Errorf("operator: %w", err)

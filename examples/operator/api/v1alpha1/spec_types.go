@@ -98,6 +98,34 @@ type ApplicationSpec struct {
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
 	Timeout *metav1.Duration `json:"timeout,omitempty"`
+
+	// Notifications are told when a pass fails, when the health
+	// degrades and when the Application recovers: once per transition,
+	// not on every pass.
+	// +optional
+	// +kubebuilder:validation:MaxItems=8
+	Notifications []NotificationTarget `json:"notifications,omitempty"`
+}
+
+// NotificationTarget is one endpoint an Application's transitions are
+// posted to.
+type NotificationTarget struct {
+	// Type is webhook (converge's JSON event, signed with HMAC-SHA256 in
+	// X-Converge-Signature when the Secret has a "secret" key) or slack
+	// (a Slack-compatible incoming webhook).
+	// +kubebuilder:validation:Enum=webhook;slack
+	Type string `json:"type"`
+	// SecretRef names a Secret of the Application's namespace whose
+	// "address" key is the endpoint's URL, as a Flux Provider's is: such
+	// URLs are credentials (a Slack webhook's is).
+	SecretRef SecretReference `json:"secretRef"`
+}
+
+// SecretReference names a Secret of the referring object's namespace.
+type SecretReference struct {
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
 }
 
 // Source is a path of a Git repository at a revision, named either by
