@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -27,7 +28,10 @@ var inCluster = map[string]bool{"": true, "in-cluster": true, "https://kubernete
 // watch cache of the objects converge owns there, and caches of the
 // ConfigMaps and Secrets units read (substitution, credentials).
 type clusterEntry struct {
-	name   string
+	name string
+	// gen tells entries of one name apart: a unit's Applier built on an
+	// entry that [Reconciler.ForgetCluster] replaced is built again.
+	gen    uint64
 	client *cluster.Client
 	cache  *cluster.Cache
 
@@ -69,22 +73,68 @@ func (r *Reconciler) clusterFor(ctx context.Context, u *Unit) (*clusterEntry, er
 	if r.clusters == nil {
 		return nil, fmt.Errorf("destination cluster %q is not known (the host resolves other clusters with WithClusters)", name)
 	}
-	c, err := r.clusters.Cluster(ctx, name)
-	if err != nil {
-		return nil, fmt.Errorf("destination cluster %q: %w", name, err)
-	}
-	if c == nil {
-		return nil, fmt.Errorf("destination cluster %q is not known", name)
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if e := r.entries[name]; e != nil {
+	// A ForgetCluster while the resolver answers may mean the answer is
+	// already stale (the credentials changed under it): ask again rather
+	// than keep it. A few rounds, so that a host forgetting in a loop
+	// cannot hold a pass forever.
+	for range 3 {
+		r.mu.Lock()
+		forgotten := r.forgotten
+		r.mu.Unlock()
+		c, err := r.clusters.Cluster(ctx, name)
+		if err != nil {
+			return nil, fmt.Errorf("destination cluster %q: %w", name, err)
+		}
+		if c == nil {
+			return nil, fmt.Errorf("destination cluster %q is not known", name)
+		}
+		r.mu.Lock()
+		if e := r.entries[name]; e != nil {
+			r.mu.Unlock()
+			return e, nil
+		}
+		if r.forgotten != forgotten {
+			r.mu.Unlock()
+			continue
+		}
+		if r.closed {
+			r.mu.Unlock()
+			return nil, errors.New("reconcile: the Reconciler is closed")
+		}
+		r.gens++
+		e := newClusterEntry(c)
+		e.name, e.gen = name, r.gens
+		r.entries[name] = e
+		r.mu.Unlock()
 		return e, nil
 	}
-	e = newClusterEntry(c)
-	e.name = name
-	r.entries[name] = e
-	return e, nil
+	return nil, fmt.Errorf("destination cluster %q: it was forgotten while it was being resolved, three times in a row", name)
+}
+
+// ForgetCluster drops what the Reconciler keeps of a destination cluster
+// other than its own: its client and its watch caches stop, and the next
+// pass of a unit on it asks the [ClusterResolver] again and builds the
+// unit's Applier anew. A host calls it when a cluster's address or
+// credentials change (its Secret was edited or deleted). name is the
+// Unit.Destination.Cluster the units name it by; the Reconciler's own
+// cluster and a name it does not hold are left alone, and it reports
+// whether there was an entry to drop. A pass that is using the entry
+// when it is dropped may fail (its cache stopped) and is retried as any
+// failed pass; the units' statuses are kept.
+func (r *Reconciler) ForgetCluster(name string) bool {
+	if inCluster[name] {
+		return false
+	}
+	r.mu.Lock()
+	r.forgotten++
+	e := r.entries[name]
+	delete(r.entries, name)
+	r.mu.Unlock()
+	if e == nil {
+		return false
+	}
+	e.stop()
+	return true
 }
 
 // impersonating returns a client acting as a service account.

@@ -420,10 +420,11 @@ func (r *Reconciler) applierFor(entry *clusterEntry, st *unitState, u *Unit) (*a
 	key, err := json.Marshal(struct {
 		Owner        apply.Owner
 		Entry        string
+		Gen          uint64
 		SA           string
 		Ignore       []diff.IgnoreRule
 		Restrictions *Restrictions
-	}{u.Owner(), entry.name, u.Destination.ServiceAccount, u.Ignore, u.Restrictions})
+	}{u.Owner(), entry.name, entry.gen, u.Destination.ServiceAccount, u.Ignore, u.Restrictions})
 	if err != nil {
 		return nil, err
 	}

@@ -50,8 +50,10 @@ type Reconciler struct {
 
 	mu      sync.Mutex
 	entries map[string]*clusterEntry
-	units   map[Ref]*unitState
-	closed  bool
+	// gens numbers the entries made; forgotten counts ForgetCluster calls.
+	gens, forgotten uint64
+	units           map[Ref]*unitState
+	closed          bool
 
 	notifications chan Event
 	notifyDone    chan struct{}
@@ -62,7 +64,9 @@ type Reconciler struct {
 
 // ClusterResolver returns the client of a destination cluster other than
 // the Reconciler's own (Unit.Destination.Cluster: an API server URL or a
-// name). The Reconciler keeps the client it returns for that name.
+// name). The Reconciler keeps the client it returns for that name, until
+// the host calls [Reconciler.ForgetCluster] (the cluster's credentials
+// changed).
 type ClusterResolver interface {
 	Cluster(ctx context.Context, name string) (*cluster.Client, error)
 }

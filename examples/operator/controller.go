@@ -84,9 +84,17 @@ type ApplicationReconciler struct {
 	// follows asks the Git server even inside the fetch-coalescing
 	// window: set it to the Engine's fetcher when that coalesces.
 	Expirer reconcile.Expirer
+	// Shards, when set, limits the passes to the Applications of the
+	// shards this replica holds ([ShardKeeper]); every Application is
+	// reconciled when nil.
+	Shards *ShardKeeper
 	// Log receives what happens outside a reconcile (push events);
 	// discarded when unset.
 	Log logr.Logger
+	// Clusters is the registry of destination clusters the Engine
+	// resolves them by; when set, a change of a cluster Secret makes the
+	// engine forget the cluster and runs its Applications again.
+	Clusters *Clusters
 
 	// triggers carries the Applications push events trigger to the
 	// controller's queue.
@@ -110,8 +118,10 @@ func (r *ApplicationReconciler) SetupWithManager(ctx context.Context, mgr ctrl.M
 		Named("application").
 		For(&v1alpha1.Application{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deletionStarted{}))).
 		WatchesRawSource(source.Channel(r.triggers, &handler.EnqueueRequestForObject{})).
+		WatchesRawSource(r.Shards.source()). // the Applications of a gained shard
 		Watches(&v1alpha1.Application{}, handler.EnqueueRequestsFromMapFunc(r.dependents), builder.WithPredicates(statusChanged{})).
 		Watches(&v1alpha1.Project{}, handler.EnqueueRequestsFromMapFunc(r.projectApplications)).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.clusterSecretApplications), builder.WithPredicates(clusterSecretChanged{r.Clusters})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(concurrency, 1)}).
 		Complete(r)
 }
@@ -146,6 +156,13 @@ func (statusChanged) Update(e event.UpdateEvent) bool {
 
 // Reconcile runs one pass over the Application req names.
 func (r *ApplicationReconciler) Reconcile(ctx context.Context, req crreconcile.Request) (crreconcile.Result, error) {
+	ctx, leave, owned := r.Shards.Enter(ctx, req.NamespacedName)
+	if !owned {
+		// Another replica's shard: it reconciles this one, and this
+		// replica queues it again if it gains the shard.
+		return crreconcile.Result{}, nil
+	}
+	defer leave()
 	log := logr.FromContextOrDiscard(ctx)
 	ref := reconcile.Ref{Name: req.Name, Namespace: req.Namespace}
 	app := &v1alpha1.Application{}

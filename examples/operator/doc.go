@@ -34,8 +34,8 @@
 // (createNamespace, prunePropagationPolicy, recreate, conflicts,
 // allowShared), retry (limit and backoff, Argo CD's shape),
 // ignoreDifferences, healthChecks and wait, dependsOn, suspend, timeout.
-// destination.cluster accepts only the operator's own cluster in this
-// version; another name makes the Application Stalled, saying so.
+// destination.cluster names the operator's own cluster or another one
+// (see Multi-cluster).
 //
 // # A reconcile
 //
@@ -113,6 +113,34 @@
 // SDK's API requests per pass: none in the steady state) and
 // converge_applications by health.
 //
+// # ApplicationSets
+//
+// An ApplicationSet (converge.dev/v1alpha1) makes Applications from a
+// template and generators, as Argo CD's does ([ApplicationSetReconciler],
+// over the SDK's reconcile/generate): a list, the directories or the
+// files of a Git repository, the registered clusters, or a matrix of two;
+// {{param}} templates, or Go templates with goTemplate. The Applications
+// it makes carry an owner reference and the label
+// converge.dev/application-set; spec.syncPolicy.applicationsSync says
+// whether it creates only, also updates (the default), or also deletes
+// those its generators no longer give. Git and cluster generators are
+// expanded again at an interval.
+//
+// # Argo CD's and Flux's own resources
+//
+// With Options.ServeArgoCD and Options.ServeFlux (--serve-argocd,
+// --serve-flux) the operator also reconciles Argo CD Applications and
+// ApplicationSets and Flux GitRepositories and Kustomizations as they are
+// written, through the SDK's compat loaders ([SetupCompat]), and writes
+// their status in their own shape (Argo CD's sync, health and
+// operationState; Flux's Ready condition, revisions and inventory), so
+// `kubectl wait --for=condition=Ready kustomization/NAME` and Argo CD's
+// columns work unchanged. Their CRDs are the upstream ones at pinned
+// versions (config/compat, copied by hack/operator/compat-crds.sh; a
+// test fails when they drift). On a cluster that serves both converge's
+// and Argo CD's Application kinds, name them in full:
+// applications.converge.dev.
+//
 // # Notifications
 //
 // spec.notifications lists endpoints ([Notifications]) told once of each
@@ -151,6 +179,71 @@
 // Stalled (InvalidUnit) until it is created. An Application that names no
 // Project is bound by none, so tenants must not be able to create
 // Applications without one, nor write Projects.
+//
+// # Scale-out
+//
+// Several replicas share the Applications with Options.Sharding
+// (--shards, --lease-namespace, --lease-duration), the same number of
+// shards on each: an Application belongs to shard [ShardOf] of its
+// namespace/name (rendezvous hashing: every replica computes it alone,
+// and a change of the number moves only the keys a new shard wins), and
+// each shard is a Lease converge-shard-<i> of the operator's namespace
+// ([ShardKeeper]). Every replica also renews a Lease of its own, so that
+// it counts before it holds a shard, and takes free or expired shards up
+// to a fair share, ceil(shards / live replicas), giving back, once their
+// passes have left, those beyond it: a replica that joins gets its
+// share, one that stops gives its shards back at once, and one that dies
+// loses them when its Leases expire, within the lease duration and two
+// renew periods (a sixth of the lease duration each).
+//
+// No Application is reconciled by two replicas at once: a Lease is taken,
+// as leader election takes one, by a write conditioned on its
+// resourceVersion, and only when its holder has not renewed it for the
+// lease duration as the taker's clock measures from seeing the last
+// renewal; a holder starts passes of a shard only within two thirds of
+// the lease duration after the start of its last successful renewal,
+// and cancels the passes still running on it when that ends. A pass of
+// another replica's Application returns at once; a gained shard's
+// Applications are queued. Each replica runs at most Options.Concurrency
+// passes at once (--concurrency), its bounded worker pool. With one shard
+// (the default) there are no Leases: run one replica.
+//
+// # Multi-cluster
+//
+// An Application applies to another cluster when spec.destination.cluster
+// names one that a Secret of the operator's namespace
+// (Options.ClusterNamespace, converge-system by default) registers
+// ([Clusters]):
+//
+//   - a Secret labelled converge.dev/cluster holding a kubeconfig under
+//     the key kubeconfig; the label's value (or the Secret's name) names
+//     the cluster, and the current context is used;
+//   - an Argo CD cluster Secret (label argocd.argoproj.io/secret-type:
+//     cluster; keys name, server and config), its config's bearerToken,
+//     username and password, and tlsClientConfig (caData, certData,
+//     keyData, insecure, serverName) understood.
+//
+// A cluster is named by its name or by its API server URL. What the
+// operator would run or read on a Secret's say is refused by name: a
+// kubeconfig's exec plugin, auth provider or file paths, an Argo CD
+// config's execProviderConfig or awsAuthConfig, as are the Argo CD keys
+// it cannot honour (namespaces, clusterResources, project) and any field
+// it does not know. Secrets of other namespaces register nothing.
+//
+// The engine keeps one client and one watch cache per cluster, shared by
+// every Application on it. The controller watches the cluster Secrets:
+// when one changes, the engine forgets that cluster
+// (reconcile.Reconciler.ForgetCluster) and its Applications run again with
+// the Secret as it is now. An Application naming a cluster no Secret
+// registers is Ready=False and Stalled with reason ClusterNotRegistered; a
+// Secret that cannot be used, with ClusterSecretInvalid and a message
+// naming the Secret and the field, never a credential. Both clear as soon
+// as a Secret mends them.
+//
+// The SDK keeps an Application's inventory on its destination cluster, in
+// the Application's namespace, so that namespace must exist there. An
+// Application naming one cluster by its name and another by its URL gets
+// two caches of it; name each cluster one way.
 //
 // # Install
 //

@@ -32,12 +32,19 @@ func ExampleUnit() {
 	fmt.Println("prune:", u.Sync.Prune, "interval:", u.Interval, "retries:", u.Retry.Limit, "first after:", operator.RetryAfter(u.Retry, 1))
 	fmt.Println("depends on:", u.DependsOn)
 
+	// Another cluster is named as it is; the cluster registry resolves it
+	// when the pass runs.
 	app.Spec.Destination.Cluster = "prod-eu"
+	u, _ = operator.Unit(app, 5*time.Minute, 10*time.Second)
+	fmt.Println("to cluster:", u.Destination.Cluster)
+
+	app.Spec.Render.Kind = "Jsonnet"
 	_, err = operator.Unit(app, 5*time.Minute, 10*time.Second)
 	fmt.Println(err)
 	// Output:
 	// platform/shop generation 2, tag v1.4.2, path apps/shop, to namespace shop
 	// prune: true interval: 5m0s retries: 3 first after: 10s
 	// depends on: [platform/db]
-	// invalid unit platform/shop: spec.destination.cluster: "prod-eu": this operator applies only to its own cluster (in-cluster); other clusters are not served yet
+	// to cluster: prod-eu
+	// invalid unit platform/shop: spec.render.kind: "Jsonnet" is not Auto, Kustomize, Helm or Plain
 }

@@ -108,6 +108,7 @@ func startOperator(t *testing.T) (*testenv.Env, client.Client) {
 		opts.DependencyRetry = time.Second
 		opts.FetchCoalesce = 0
 		opts.skipNameValidation = true
+		opts.skipApplicationSets = true
 		if running.dashboard, err = loopbackAddr(); err != nil {
 			cancel()
 			running.err = err

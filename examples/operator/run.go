@@ -77,26 +77,42 @@ type Options struct {
 	// AllowFileURLs lets Applications name file:// repositories: for a
 	// demonstration on one machine (make run), never in a cluster.
 	AllowFileURLs bool
+	// ClusterNamespace holds the Secrets that register destination
+	// clusters ([Clusters]): converge.dev/cluster Secrets with a kubeconfig
+	// and Argo CD's cluster Secrets. "converge-system" when empty.
+	ClusterNamespace string
 	// InstallCRD applies the Application and Project CRDs before starting.
 	InstallCRD bool
+	// ServeArgoCD and ServeFlux also serve Argo CD's Applications and
+	// ApplicationSets and Flux's GitRepositories and Kustomizations
+	// ([SetupCompat]), with their own CRDs and status shapes.
+	ServeArgoCD, ServeFlux bool
+	// Sharding spreads the Applications over several replicas, each
+	// shard held by a Lease ([ShardKeeper]); one shard, no Leases, when
+	// Sharding.Shards is 0 or 1.
+	Sharding ShardOptions
 	// Logger receives the operator's logs; discarded when unset.
 	Logger logr.Logger
 
 	// skipNameValidation lets tests start several managers in one
 	// process.
 	skipNameValidation bool
+	// skipApplicationSets leaves ApplicationSets to the tests' own
+	// controllers, which expand them every second.
+	skipApplicationSets bool
 }
 
 // DefaultOptions are the settings of a production operator.
 func DefaultOptions() Options {
 	return Options{
-		MetricsAddr:     ":8080",
-		HealthAddr:      ":8081",
-		DefaultInterval: 5 * time.Minute,
-		Concurrency:     4,
-		RetryInterval:   10 * time.Second,
-		DependencyRetry: 30 * time.Second,
-		FetchCoalesce:   5 * time.Second,
+		MetricsAddr:      ":8080",
+		HealthAddr:       ":8081",
+		DefaultInterval:  5 * time.Minute,
+		Concurrency:      4,
+		RetryInterval:    10 * time.Second,
+		DependencyRetry:  30 * time.Second,
+		FetchCoalesce:    5 * time.Second,
+		ClusterNamespace: "converge-system",
 	}
 }
 
@@ -107,6 +123,9 @@ func Scheme() (*runtime.Scheme, error) {
 		return nil, err
 	}
 	if err := v1alpha1.AddToScheme(s); err != nil {
+		return nil, err
+	}
+	if err := v1alpha1.AddApplicationSetToScheme(s); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -137,9 +156,16 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if log.GetSink() == nil {
 		log = logr.Discard()
 	}
+	compat := CompatOptions{ArgoCD: opts.ServeArgoCD, Flux: opts.ServeFlux, RetryInterval: opts.RetryInterval,
+		DependencyRetry: opts.DependencyRetry, Concurrency: opts.Concurrency, Log: log.WithName("compat")}
 	if opts.InstallCRD {
 		if err := InstallCRD(ctx, cfg); err != nil {
 			return err
+		}
+		if compat.ArgoCD || compat.Flux {
+			if err := InstallCompatCRDs(ctx, cfg, compat); err != nil {
+				return err
+			}
 		}
 	}
 	scheme, err := Scheme()
@@ -183,8 +209,12 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		AllowFileURLs: opts.AllowFileURLs,
 		Logger:        log.WithName("fetch"),
 	}), metrics: metrics}
+	// Destination clusters other than this one, from the Secrets of one
+	// namespace, read through the manager's cache.
+	clusters := &Clusters{Reader: mgr.GetClient(), Namespace: cmpOr(opts.ClusterNamespace, d.ClusterNamespace)}
 	engine, err := reconcile.New(c,
 		reconcile.WithLogger(log.WithName("reconcile")),
+		reconcile.WithClusters(clusters),
 		reconcile.WithFetcher(fetcher),
 		reconcile.WithNotifier(&Notifications{Reader: mgr.GetClient()}),
 		reconcile.WithRenderer(timedRenderer{next: reconcile.NewRenderer(), metrics: metrics}))
@@ -192,6 +222,10 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		return fmt.Errorf("operator: %w", err)
 	}
 	defer engine.Close()
+	shards, err := newShards(cfg, mgr, opts.Sharding, log.WithName("shards"))
+	if err != nil {
+		return fmt.Errorf("operator: %w", err)
+	}
 	r := &ApplicationReconciler{
 		Client:          mgr.GetClient(),
 		Engine:          engine,
@@ -201,10 +235,25 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		DependencyRetry: opts.DependencyRetry,
 		Metrics:         metrics,
 		Expirer:         fetcher,
+		Shards:          shards,
 		Log:             log.WithName("webhook"),
+		Clusters:        clusters,
 	}
 	if err := r.SetupWithManager(ctx, mgr, opts.Concurrency); err != nil {
 		return fmt.Errorf("operator: %w", err)
+	}
+	sets := &ApplicationSetReconciler{Client: mgr.GetClient(), Fetcher: fetcher, Clusters: clusters,
+		RetryInterval: opts.RetryInterval, Recorder: r.Recorder, Log: log.WithName("applicationset")}
+	if !opts.skipApplicationSets {
+		if err := sets.SetupWithManager(mgr); err != nil {
+			return fmt.Errorf("operator: %w", err)
+		}
+	}
+	if compat.ArgoCD || compat.Flux {
+		compat.Recorder = r.Recorder
+		if err := SetupCompat(mgr, engine, compat); err != nil {
+			return fmt.Errorf("operator: %w", err)
+		}
 	}
 	if webhookOn {
 		if err := mgr.Add(serveWebhook(opts.WebhookAddr, r.Webhook(opts.WebhookSecrets), r.Log)); err != nil {
@@ -224,7 +273,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	return nil
 }
 
-// InstallCRD applies the Application and Project CRDs with server-side
+// InstallCRD applies the Application, Project and ApplicationSet CRDs with server-side
 // apply and waits until the API server serves them.
 func InstallCRD(ctx context.Context, cfg *rest.Config) error {
 	s := runtime.NewScheme()
@@ -235,7 +284,7 @@ func InstallCRD(ctx context.Context, cfg *rest.Config) error {
 	if err != nil {
 		return err
 	}
-	for _, doc := range [][]byte{CRD, ProjectCRD} {
+	for _, doc := range [][]byte{CRD, ProjectCRD, ApplicationSetCRD} {
 		if err := installCRD(ctx, c, doc); err != nil {
 			return err
 		}

@@ -23,7 +23,9 @@ import (
 // a pass that finds the Application stalled reports: a suspended pass
 // reports Reconciling alone, so Ready keeps saying what was last applied,
 // and the rest of the status is left as it is. A pass the Application's
-// Project refused is Stalled with reason ProjectViolation.
+// Project refused is Stalled with reason ProjectViolation; one whose
+// destination cluster is not registered, or whose cluster Secret cannot be
+// used, is Stalled with reason ClusterNotRegistered or ClusterSecretInvalid.
 func SetStatus(st *v1alpha1.ApplicationStatus, s reconcile.Status) {
 	st.ObservedGeneration = s.ObservedGeneration
 	for _, t := range []string{v1alpha1.ConditionReady, v1alpha1.ConditionReconciling, v1alpha1.ConditionStalled, v1alpha1.ConditionHealthy} {
@@ -38,6 +40,7 @@ func SetStatus(st *v1alpha1.ApplicationStatus, s reconcile.Status) {
 		}
 	}
 	setProjectViolation(st, s)
+	setClusterUnavailable(st, s)
 	if errors.Is(s.Err, reconcile.ErrSuspended) {
 		return // nothing was fetched or looked at
 	}

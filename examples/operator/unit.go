@@ -75,8 +75,10 @@ func Unit(app *v1alpha1.Application, defaultInterval, defaultRetry time.Duration
 	if u.Render.Kind, err = renderKind(spec.Render.Kind); err != nil {
 		return u, invalid("render.kind", err)
 	}
-	if err := inCluster(spec.Destination.Cluster); err != nil {
-		return u, invalid("destination.cluster", err)
+	if c := spec.Destination.Cluster; !inCluster(c) {
+		// Resolved by the operator's cluster registry (clusters.go) when
+		// the pass runs: a cluster registered later needs no new spec.
+		u.Destination.Cluster = c
 	}
 	if err := syncOptions(&u.Sync, &spec.SyncOptions); err != nil {
 		return u, invalid("syncOptions", err)
@@ -135,15 +137,15 @@ func renderKind(k v1alpha1.RenderKind) (reconcile.RenderKind, error) {
 	return "", fmt.Errorf("%q is not Auto, Kustomize, Helm or Plain", truncate(string(k), 64))
 }
 
-// inCluster refuses a destination cluster other than the operator's own:
-// serving other clusters needs their credentials, which this version does
-// not read, and the SDK would otherwise fail the pass on every retry.
-func inCluster(name string) error {
+// inCluster reports whether a destination names the operator's own
+// cluster: unset, or as Argo CD names it. The unit then names none, as
+// before other clusters were served.
+func inCluster(name string) bool {
 	switch name {
 	case "", "in-cluster", "https://kubernetes.default.svc":
-		return nil
+		return true
 	}
-	return fmt.Errorf("%q: this operator applies only to its own cluster (in-cluster); other clusters are not served yet", truncate(name, 64))
+	return false
 }
 
 // syncOptions copies what the typed sync options add to the SDK's sync

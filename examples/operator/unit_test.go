@@ -115,9 +115,18 @@ func TestUnit(t *testing.T) {
 			err:    "spec.source.ref",
 		},
 		"another cluster": {
-			reason: "a cluster this version cannot reach is refused by name, not retried forever",
+			reason: "another cluster reaches the unit as named, for the registry to resolve when the pass runs",
 			mutate: func(a *v1alpha1.Application) { a.Spec.Destination.Cluster = "prod-eu" },
-			err:    `spec.destination.cluster: "prod-eu": this operator applies only to its own cluster`,
+			check: func(t *testing.T, u reconcile.Unit) {
+				assert.Equal(t, "prod-eu", u.Destination.Cluster)
+			},
+		},
+		"own cluster by Argo CD's URL": {
+			reason: "the operator's own cluster, named as Argo CD names it, is the unit's own cluster, not one to resolve",
+			mutate: func(a *v1alpha1.Application) { a.Spec.Destination.Cluster = "https://kubernetes.default.svc" },
+			check: func(t *testing.T, u reconcile.Unit) {
+				assert.Empty(t, u.Destination.Cluster)
+			},
 		},
 		"bad render kind": {
 			reason: "a kind the CRD's enum would refuse is refused here too (an old CRD, a client that skips validation)",

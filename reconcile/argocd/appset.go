@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/converge-dev/converge/object"
+	"github.com/converge-dev/converge/reconcile/generate"
 	"github.com/converge-dev/converge/reconcile/internal/manifest"
 )
 
@@ -160,7 +161,11 @@ func sortedKeys(m map[string]any) []string {
 // expandElement substitutes an element's parameters into the template and
 // loads the Application it gives.
 func (l *loader) expandElement(set *manifest.Doc, tmpl map[string]any, namespace string, e element) {
-	x := &expansion{l: l, d: set, params: e.params, elem: e.path}
+	gen := make(generate.Params, len(e.params))
+	for k, v := range e.params {
+		gen[k] = v
+	}
+	x := &expansion{l: l, d: set, params: e.params, gen: gen, elem: e.path}
 	out, _ := x.value(tmpl, "spec.template").(map[string]any)
 	if x.failed {
 		return
@@ -191,7 +196,8 @@ type expansion struct {
 	l      *loader
 	d      *manifest.Doc
 	params map[string]string
-	elem   string // the element, for errors
+	gen    generate.Params // params, as generate takes them
+	elem   string          // the element, for errors
 	failed bool
 }
 
@@ -237,42 +243,37 @@ func (x *expansion) value(v any, p string) any {
 	return v
 }
 
-// text replaces {{name}} by the parameter name, as fasttemplate does in
-// Argo CD: spaces around the name are trimmed, and a name that is no
-// parameter stays as it is.
+// text replaces {{name}} by the parameter name with generate's
+// fasttemplate mode, as Argo CD does: spaces around the name are trimmed,
+// and a name that is no parameter stays as it is (with a warning here).
 func (x *expansion) text(s, p string) string {
 	if !strings.Contains(s, "{{") {
 		return s
 	}
-	var b strings.Builder
-	for {
-		i := strings.Index(s, "{{")
-		if i < 0 {
-			b.WriteString(s)
-			break
-		}
-		b.WriteString(s[:i])
-		rest := s[i+2:]
-		j := strings.Index(rest, "}}")
-		if j < 0 {
-			x.d.Fail(p, ErrInvalid, "a {{ without }} (element %s)", x.elem)
-			x.failed = true
-			return ""
-		}
-		tag := rest[:j]
-		if v, ok := x.params[strings.TrimSpace(tag)]; ok && strings.TrimSpace(tag) != "" {
-			if !x.spend(len(v)) {
-				return ""
-			}
-			b.WriteString(v)
-		} else {
-			x.d.Warn(p, "{{%s}} is no parameter of the element; kept as it is, as Argo CD does", manifest.Short(tag))
-			b.WriteString("{{" + tag + "}}")
-		}
-		s = rest[j+2:]
-	}
-	if !x.spend(b.Len()) {
+	tags, err := generate.Placeholders(s)
+	if err != nil {
+		x.d.Fail(p, ErrInvalid, "a {{ without }} (element %s)", x.elem)
+		x.failed = true
 		return ""
 	}
-	return b.String()
+	for _, tag := range tags {
+		if _, ok := x.params[tag]; !ok || tag == "" {
+			x.d.Warn(p, "{{%s}} is no parameter of the element; kept as it is, as Argo CD does", manifest.Short(tag))
+		}
+	}
+	if x.failed || x.l.budget <= 0 {
+		x.spend(1)
+		return ""
+	}
+	o := generate.DefaultOptions()
+	o.MaxBytes = int(min(x.l.budget, math.MaxInt32))
+	out, err := generate.String(s, x.gen, o)
+	if err != nil { // only the byte budget: the placeholders parsed
+		x.spend(int(x.l.budget) + 1)
+		return ""
+	}
+	if !x.spend(len(out)) {
+		return ""
+	}
+	return out
 }

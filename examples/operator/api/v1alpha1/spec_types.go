@@ -223,11 +223,12 @@ type Destination struct {
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
 	Namespace string `json:"namespace,omitempty"`
 
-	// Cluster names the destination cluster. This version serves only
-	// the operator's own: unset, "in-cluster" or
-	// "https://kubernetes.default.svc" (Argo CD's names for it). Any other
-	// name is kept for the multi-cluster operator to come; until then the
-	// Application is Stalled and says so.
+	// Cluster names the destination cluster: unset, "in-cluster" or
+	// "https://kubernetes.default.svc" (Argo CD's names for it) for the
+	// operator's own, otherwise the name or API server URL of a cluster a
+	// Secret of the operator's namespace registers (a converge.dev/cluster
+	// Secret with a kubeconfig, or an Argo CD cluster Secret). A cluster
+	// no Secret registers makes the Application Stalled, saying so.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	Cluster string `json:"cluster,omitempty"`

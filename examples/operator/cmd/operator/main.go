@@ -14,6 +14,12 @@
 // Gitea's HMAC key, GitLab's token), as a mounted Secret provides it:
 //
 //	operator --webhook-bind-address :9443 --webhook-secret-file /etc/converge/webhook/secret
+//
+// Several replicas split the Applications with --shards (the same number
+// on every replica), each shard a Lease of --lease-namespace that moves
+// to another replica within --lease-duration when its holder dies:
+//
+//	operator --shards 8 --lease-namespace converge-system --lease-duration 15s
 package main
 
 import (
@@ -58,8 +64,16 @@ func run(ctx context.Context, args []string) error {
 	fs.DurationVar(&opts.FetchCoalesce, "fetch-coalesce", d.FetchCoalesce, "how long one fetch of a repository answers the other Applications on it")
 	fs.StringVar(&opts.GitCacheDir, "git-cache-dir", "", "keep Git repositories on disk here (default: in memory)")
 	fs.BoolVar(&opts.InstallCRD, "install-crd", false, "apply the Application CRD before starting")
+	fs.StringVar(&opts.ClusterNamespace, "cluster-namespace", d.ClusterNamespace, "namespace of the Secrets that register destination clusters (converge.dev/cluster kubeconfigs, Argo CD cluster Secrets)")
 	fs.StringVar(&opts.WebhookAddr, "webhook-bind-address", "0", `address of the push-event receiver at /hooks/git ("0" turns it off)`)
+	fs.BoolVar(&opts.ServeArgoCD, "serve-argocd", false, "also serve Argo CD Applications and ApplicationSets (argoproj.io/v1alpha1)")
+	fs.BoolVar(&opts.ServeFlux, "serve-flux", false, "also serve Flux GitRepositories and Kustomizations")
 	fs.StringVar(&opts.DashboardAddr, "dashboard-bind-address", "0", `address of the read-only web page ("0" turns it off)`)
+	sd := operator.DefaultShardOptions()
+	opts.Sharding = sd
+	fs.IntVar(&opts.Sharding.Shards, "shards", sd.Shards, "shards the Applications are split into over the replicas, each held by a Lease (1: no Leases)")
+	fs.StringVar(&opts.Sharding.Namespace, "lease-namespace", sd.Namespace, "namespace of the shards' Leases (the operator's own)")
+	fs.DurationVar(&opts.Sharding.LeaseDuration, "lease-duration", sd.LeaseDuration, "how long a dead replica's shards wait before another replica takes them")
 	secretFile := fs.String("webhook-secret-file", "", "file holding the webhook secret of GitHub, Gitea and GitLab (needed with --webhook-bind-address)")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(fs)
@@ -71,6 +85,9 @@ func run(ctx context.Context, args []string) error {
 	}
 	if opts.Concurrency < 1 {
 		return fmt.Errorf("--concurrency must be at least 1, not %d", opts.Concurrency)
+	}
+	if opts.Sharding.Shards < 1 {
+		return fmt.Errorf("--shards must be at least 1, not %d", opts.Sharding.Shards)
 	}
 	if opts.DefaultInterval <= 0 {
 		return fmt.Errorf("--default-interval must be positive, not %s", opts.DefaultInterval)

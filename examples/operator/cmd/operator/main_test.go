@@ -33,6 +33,7 @@ func TestFlags(t *testing.T) {
 	}{
 		"no workers":       {[]string{"--concurrency", "0"}, "--concurrency must be at least 1"},
 		"no interval":      {[]string{"--default-interval", "0s"}, "--default-interval must be positive"},
+		"no shards":        {[]string{"--shards", "0"}, "--shards must be at least 1"},
 		"an argument":      {[]string{"extra"}, "unexpected arguments"},
 		"unknown flag":     {[]string{"--nope"}, "flag provided but not defined"},
 		"missing kubeconf": {[]string{"--kubeconfig", "/nonexistent/kubeconfig"}, "kubeconfig /nonexistent/kubeconfig"},
