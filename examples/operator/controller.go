@@ -76,6 +76,9 @@ type ApplicationReconciler struct {
 	// is tried again; it is also tried as soon as a dependency's status
 	// changes.
 	DependencyRetry time.Duration
+	// RequireProject refuses Applications that name no Project (they
+	// would be bound by none): set it where tenants create Applications.
+	RequireProject bool
 	// Metrics records converge's metrics of each pass ([NewMetrics]);
 	// none are recorded when nil.
 	Metrics *Metrics

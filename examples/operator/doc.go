@@ -177,8 +177,9 @@
 // Ready=False and Stalled with reason ProjectViolation, and a warning
 // event says why. A Project that does not exist makes the Application
 // Stalled (InvalidUnit) until it is created. An Application that names no
-// Project is bound by none, so tenants must not be able to create
-// Applications without one, nor write Projects.
+// Project is bound by none, unless the operator runs with
+// Options.RequireProject (--require-project): then it is Stalled
+// (InvalidUnit) and nothing is applied. Tenants must not write Projects.
 //
 // # Scale-out
 //

@@ -81,6 +81,10 @@ func groupKinds(in []v1alpha1.GroupKindPattern) []reconcile.GroupKindPattern {
 // changes.
 func (r *ApplicationReconciler) unit(ctx context.Context, app *v1alpha1.Application) (reconcile.Unit, error) {
 	u, err := Unit(app, r.DefaultInterval, r.RetryInterval)
+	if err == nil && app.Spec.Project == "" && r.RequireProject {
+		return u, fmt.Errorf("%w %s/%s: spec.project: this operator requires every Application to name a Project",
+			reconcile.ErrInvalidUnit, app.Namespace, app.Name)
+	}
 	if err != nil || app.Spec.Project == "" {
 		return u, err
 	}

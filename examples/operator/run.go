@@ -83,6 +83,10 @@ type Options struct {
 	ClusterNamespace string
 	// InstallCRD applies the Application and Project CRDs before starting.
 	InstallCRD bool
+	// RequireProject makes an Application that names no Project Stalled
+	// instead of unrestricted: for clusters where tenants create
+	// Applications.
+	RequireProject bool
 	// ServeArgoCD and ServeFlux also serve Argo CD's Applications and
 	// ApplicationSets and Flux's GitRepositories and Kustomizations
 	// ([SetupCompat]), with their own CRDs and status shapes.
@@ -233,6 +237,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		DefaultInterval: opts.DefaultInterval,
 		RetryInterval:   opts.RetryInterval,
 		DependencyRetry: opts.DependencyRetry,
+		RequireProject:  opts.RequireProject,
 		Metrics:         metrics,
 		Expirer:         fetcher,
 		Shards:          shards,

@@ -66,6 +66,7 @@ func run(ctx context.Context, args []string) error {
 	fs.BoolVar(&opts.InstallCRD, "install-crd", false, "apply the Application CRD before starting")
 	fs.StringVar(&opts.ClusterNamespace, "cluster-namespace", d.ClusterNamespace, "namespace of the Secrets that register destination clusters (converge.dev/cluster kubeconfigs, Argo CD cluster Secrets)")
 	fs.StringVar(&opts.WebhookAddr, "webhook-bind-address", "0", `address of the push-event receiver at /hooks/git ("0" turns it off)`)
+	fs.BoolVar(&opts.RequireProject, "require-project", false, "refuse Applications that name no Project (where tenants create Applications)")
 	fs.BoolVar(&opts.ServeArgoCD, "serve-argocd", false, "also serve Argo CD Applications and ApplicationSets (argoproj.io/v1alpha1)")
 	fs.BoolVar(&opts.ServeFlux, "serve-flux", false, "also serve Flux GitRepositories and Kustomizations")
 	fs.StringVar(&opts.DashboardAddr, "dashboard-bind-address", "0", `address of the read-only web page ("0" turns it off)`)
