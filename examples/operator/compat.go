@@ -129,7 +129,7 @@ func SetupCompat(mgr ctrl.Manager, engine *reconcile.Reconciler, opts CompatOpti
 		if err := r.SetupWithManager(mgr); err != nil {
 			return fmt.Errorf("operator: %w", err)
 		}
-		s := &ArgoCDApplicationSetReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Engine: engine, Options: opts}
+		s := &ArgoCDApplicationSetReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Options: opts}
 		if err := s.SetupWithManager(mgr); err != nil {
 			return fmt.Errorf("operator: %w", err)
 		}

@@ -4,13 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -221,8 +223,7 @@ func (r *ArgoCDApplicationReconciler) load(ctx context.Context, app *unstructure
 // resources finalizer, then takes the finalizer off. An Application whose
 // spec cannot be loaded is released: its objects stay.
 func (r *ArgoCDApplicationReconciler) finalize(ctx context.Context, app *unstructured.Unstructured, res *argocd.Result, loadErr error) error {
-	ours := func(f string) bool { return strings.HasPrefix(f, argoFinalizer) }
-	if !hasFinalizer(app, ours) {
+	if !hasFinalizer(app, isArgoFinalizer) {
 		r.Engine.Forget(reconcile.Ref{Name: app.GetName(), Namespace: app.GetNamespace()})
 		return nil
 	}
@@ -245,7 +246,7 @@ func (r *ArgoCDApplicationReconciler) finalize(ctx context.Context, app *unstruc
 		recordEvent(r.Options.Recorder, app, corev1.EventTypeWarning, "Released", "Delete", "the spec cannot be loaded, the applied objects are left: "+loadErr.Error())
 	}
 	r.Engine.Forget(reconcile.Ref{Name: app.GetName(), Namespace: app.GetNamespace()})
-	return removeFinalizers(ctx, r.Client, app, ours)
+	return removeFinalizers(ctx, r.Client, app, isArgoFinalizer)
 }
 
 // write patches the Application's status when it changed, stamping
@@ -429,24 +430,23 @@ func setNested(st map[string]any, v string, fields ...string) {
 }
 
 // ArgoCDApplicationSetReconciler serves Argo CD ApplicationSets with a
-// list generator (what reconcile/argocd.Load expands): each generated
-// Application is a unit the engine reconciles directly, with every
-// AppProject of Argo CD's namespace for their projects, and the
-// ApplicationSet's status is written in Argo CD's shape: the conditions
-// ErrorOccurred, ParametersGenerated and ResourcesUpToDate, and
-// status.resources, one entry per generated Application with its sync
-// and health status. No Application objects are created: converge has no
-// ApplicationSet controller, the units are the operator's. A unit whose
-// element goes is forgotten, its objects left (not pruned); deleting the
-// ApplicationSet leaves the objects too.
+// list generator (what reconcile/argocd.Load expands) as Argo CD's
+// ApplicationSet controller does: each generated Application is an
+// argoproj.io Application object the ApplicationSet controls (an owner
+// reference), created, updated and deleted as spec.syncPolicy's
+// applicationsSync allows (Argo CD's default: all three), and then served
+// by ArgoCDApplicationReconciler like any other. So `kubectl get
+// applications.argoproj.io`, and every tool that reads them, see what
+// they saw under Argo CD, and a cluster that moves from Argo CD keeps the
+// Applications its ApplicationSets made: they are adopted, not
+// reconciled twice. The ApplicationSet's status is written in Argo CD's
+// shape: the conditions ErrorOccurred, ParametersGenerated and
+// ResourcesUpToDate, and status.resources, one entry per generated
+// Application with its sync and health status.
 type ArgoCDApplicationSetReconciler struct {
 	Client    client.Client
 	APIReader client.Reader
-	Engine    *reconcile.Reconciler
 	Options   CompatOptions
-
-	mu    sync.Mutex
-	units map[types.NamespacedName][]reconcile.Ref // the last pass's units of each ApplicationSet
 }
 
 var _ crreconcile.Reconciler = (*ArgoCDApplicationSetReconciler)(nil)
@@ -457,19 +457,22 @@ func (r *ArgoCDApplicationSetReconciler) SetupWithManager(mgr ctrl.Manager) erro
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("argocd-applicationset").
 		For(newObject(ArgoCDApplicationSetGVK), builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		// A generated Application's status is in the ApplicationSet's
+		// status.resources; an edit of it by hand is undone.
+		Owns(newObject(ArgoCDApplicationGVK)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.Options.Concurrency}).
 		Complete(r)
 }
 
-// Reconcile runs one pass over each unit of the ApplicationSet req names.
+// Reconcile writes the Applications of the ApplicationSet req names and
+// its status.
 func (r *ArgoCDApplicationSetReconciler) Reconcile(ctx context.Context, req crreconcile.Request) (crreconcile.Result, error) {
 	set := newObject(ArgoCDApplicationSetGVK)
 	if err := r.Client.Get(ctx, req.NamespacedName, set); err != nil {
-		if apierrors.IsNotFound(err) {
-			r.remember(req.NamespacedName, nil)
-			return crreconcile.Result{}, nil
-		}
-		return crreconcile.Result{}, err
+		return crreconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	if set.GetDeletionTimestamp() != nil {
+		return crreconcile.Result{}, nil // the garbage collector deletes its Applications
 	}
 	before, status := statusOf(set), statusOf(set)
 	res, err := r.load(ctx, set)
@@ -478,67 +481,149 @@ func (r *ArgoCDApplicationSetReconciler) Reconcile(ctx context.Context, req crre
 		recordEvent(r.Options.Recorder, set, corev1.EventTypeWarning, "ApplicationGenerationFromParamsError", "Load", err.Error())
 		return crreconcile.Result{}, patchStatus(ctx, r.Client, set, before, status, true)
 	}
-	requeue := r.Options.ArgoCDInterval
-	var failed []string
-	resources := make([]any, 0, len(res.Units))
-	refs := make([]reconcile.Ref, 0, len(res.Units))
-	for _, u := range res.Units {
-		if u.Interval <= 0 {
-			u.Interval = r.Options.ArgoCDInterval
-		}
-		if u.Retry.Backoff <= 0 {
-			u.Retry = reconcile.Retry{Limit: u.Retry.Limit, Backoff: r.Options.RetryInterval, Factor: 2, MaxBackoff: u.Interval}
-		}
-		refs = append(refs, u.Ref())
-		s, passErr := r.Engine.Reconcile(ctx, u)
-		if ctx.Err() != nil {
-			return crreconcile.Result{}, nil
-		}
+	var want []*unstructured.Unstructured
+	for _, g := range res.Generated {
+		want = append(want, g.Application)
+	}
+	owned, writeErr := r.write(ctx, set, want)
+	resources := make([]any, 0, len(want))
+	var unhealthy bool
+	for _, w := range want {
 		e := map[string]any{"group": ArgoCDApplicationGVK.Group, "version": ArgoCDApplicationGVK.Version, "kind": "Application",
-			"name": u.Name, "namespace": u.Namespace, "status": cmpOr(string(s.Sync), string(reconcile.SyncUnknown)),
-			"health": map[string]any{"status": cmpOr(string(s.Health), string(health.Unknown))}}
-		if passErr != nil {
-			failed = append(failed, passErr.Error())
-			e["health"].(map[string]any)["message"] = truncate(passErr.Error(), 1024)
-			requeue = min(requeue, RetryAfter(u.Retry, s.Failures))
-		} else if s.Health == health.Progressing {
-			requeue = min(requeue, r.Options.RetryInterval)
+			"name": w.GetName(), "namespace": w.GetNamespace(), "status": string(reconcile.SyncUnknown),
+			"health": map[string]any{"status": string(health.Unknown)}}
+		if app := owned[w.GetName()]; app != nil {
+			if s, _, _ := unstructured.NestedString(app.Object, "status", "sync", "status"); s != "" {
+				e["status"] = s
+			}
+			if h, _, _ := unstructured.NestedString(app.Object, "status", "health", "status"); h != "" {
+				e["health"].(map[string]any)["status"] = h
+				unhealthy = unhealthy || h == string(health.Progressing)
+			}
 		}
 		resources = append(resources, e)
 	}
-	r.remember(req.NamespacedName, refs)
 	status["resources"] = resources
-	if len(failed) > 0 {
-		setAppSetConditions(status, strings.Join(failed, "; "), "ApplicationSetReconcileError", true)
+	if writeErr != nil {
+		setAppSetConditions(status, writeErr.Error(), "ApplicationSetReconcileError", true)
+		recordEvent(r.Options.Recorder, set, corev1.EventTypeWarning, "ApplicationSetReconcileError", "Sync", writeErr.Error())
 	} else {
 		setAppSetConditions(status, "All applications have been generated successfully", "ApplicationSetUpToDate", true)
 	}
-	return crreconcile.Result{RequeueAfter: requeue}, patchStatus(ctx, r.Client, set, before, status, true)
+	if err := patchStatus(ctx, r.Client, set, before, status, true); err != nil {
+		return crreconcile.Result{}, err
+	}
+	// The Applications' own changes requeue it (Owns); a failed write is
+	// tried again after the retry interval.
+	if writeErr != nil || unhealthy {
+		return crreconcile.Result{RequeueAfter: r.Options.RetryInterval}, nil
+	}
+	return crreconcile.Result{}, nil
 }
 
-// remember records the units of an ApplicationSet's pass and forgets the
-// engine's state of those it no longer generates.
-func (r *ArgoCDApplicationSetReconciler) remember(key types.NamespacedName, refs []reconcile.Ref) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.units == nil {
-		r.units = map[types.NamespacedName][]reconcile.Ref{}
+// write creates, updates and deletes the ApplicationSet's Applications as
+// its applicationsSync policy allows, and returns those it controls now
+// by name.
+func (r *ArgoCDApplicationSetReconciler) write(ctx context.Context, set *unstructured.Unstructured, want []*unstructured.Unstructured) (map[string]*unstructured.Unstructured, error) {
+	policy, _, _ := unstructured.NestedString(set.Object, "spec", "syncPolicy", "applicationsSync")
+	update := policy == "" || policy == "sync" || policy == "create-update"
+	prune := policy == "" || policy == "sync" || policy == "create-delete"
+	preserve, _, _ := unstructured.NestedBool(set.Object, "spec", "syncPolicy", "preserveResourcesOnDeletion")
+
+	list := &unstructured.UnstructuredList{}
+	list.SetGroupVersionKind(ArgoCDApplicationGVK.GroupVersion().WithKind("ApplicationList"))
+	if err := r.Client.List(ctx, list, client.InNamespace(set.GetNamespace())); err != nil {
+		return nil, fmt.Errorf("list Applications: %w", err)
 	}
-	keep := map[reconcile.Ref]bool{}
-	for _, ref := range refs {
-		keep[ref] = true
-	}
-	for _, old := range r.units[key] {
-		if !keep[old] {
-			r.Engine.Forget(old)
+	owned := map[string]*unstructured.Unstructured{}
+	for i := range list.Items {
+		if metav1.IsControlledBy(&list.Items[i], set) {
+			owned[list.Items[i].GetName()] = &list.Items[i]
 		}
 	}
-	if refs == nil {
-		delete(r.units, key)
-		return
+	stale := maps.Clone(owned)
+	var errs []error
+	for _, w := range want {
+		w = w.DeepCopy()
+		if w.GetNamespace() != set.GetNamespace() {
+			errs = append(errs, fmt.Errorf("Application %s/%s: an ApplicationSet generates Applications in its own namespace %s", w.GetNamespace(), w.GetName(), set.GetNamespace()))
+			continue
+		}
+		w.SetOwnerReferences([]metav1.OwnerReference{*metav1.NewControllerRef(set, ArgoCDApplicationSetGVK)})
+		have := owned[w.GetName()]
+		delete(stale, w.GetName())
+		switch {
+		case have == nil:
+			if err := r.Client.Create(ctx, w); err != nil {
+				if apierrors.IsAlreadyExists(err) {
+					err = errors.New("an Application of this name exists and is not this ApplicationSet's")
+				}
+				errs = append(errs, fmt.Errorf("create Application %s: %w", w.GetName(), err))
+				continue
+			}
+			owned[w.GetName()] = w
+			recordEvent(r.Options.Recorder, set, corev1.EventTypeNormal, "Created", "Create", "created Application "+w.GetName())
+		case update && argoAppChanged(have, w):
+			next := have.DeepCopy()
+			next.Object["spec"] = w.Object["spec"]
+			next.SetLabels(w.GetLabels())
+			next.SetAnnotations(mergeAnnotations(have.GetAnnotations(), w.GetAnnotations()))
+			if f := w.GetFinalizers(); len(f) > 0 {
+				next.SetFinalizers(f)
+			}
+			if err := r.Client.Update(ctx, next); err != nil {
+				errs = append(errs, fmt.Errorf("update Application %s: %w", w.GetName(), err))
+				continue
+			}
+			owned[w.GetName()] = next
+			recordEvent(r.Options.Recorder, set, corev1.EventTypeNormal, "Updated", "Update", "updated Application "+w.GetName())
+		}
 	}
-	r.units[key] = refs
+	if prune {
+		for _, name := range slices.Sorted(maps.Keys(stale)) {
+			app := stale[name]
+			if preserve && hasFinalizer(app, isArgoFinalizer) {
+				// Argo CD's preserveResourcesOnDeletion: the Application
+				// goes, what it applied stays.
+				next := app.DeepCopy()
+				next.SetFinalizers(slices.DeleteFunc(next.GetFinalizers(), isArgoFinalizer))
+				if err := r.Client.Update(ctx, next); err != nil {
+					errs = append(errs, fmt.Errorf("delete Application %s: remove its resources finalizer: %w", name, err))
+					continue
+				}
+			}
+			uid := app.GetUID()
+			if err := r.Client.Delete(ctx, app, client.Preconditions{UID: &uid}); client.IgnoreNotFound(err) != nil {
+				errs = append(errs, fmt.Errorf("delete Application %s: %w", name, err))
+				continue
+			}
+			delete(owned, name)
+			recordEvent(r.Options.Recorder, set, corev1.EventTypeNormal, "Deleted", "Delete", "deleted Application "+name+": no element generates it")
+		}
+	}
+	return owned, errors.Join(errs...)
 }
+
+// argoAppChanged compares what an ApplicationSet owns of an Application:
+// its spec, its labels, and the annotations and finalizers the template
+// sets (others may annotate it too).
+func argoAppChanged(have, want *unstructured.Unstructured) bool {
+	if !equality.Semantic.DeepEqual(have.Object["spec"], want.Object["spec"]) || !maps.Equal(have.GetLabels(), want.GetLabels()) {
+		return true
+	}
+	if f := want.GetFinalizers(); len(f) > 0 && !slices.Equal(f, have.GetFinalizers()) {
+		return true
+	}
+	ha := have.GetAnnotations()
+	for k, v := range want.GetAnnotations() {
+		if ha[k] != v {
+			return true
+		}
+	}
+	return false
+}
+
+func isArgoFinalizer(f string) bool { return strings.HasPrefix(f, argoFinalizer) }
 
 // load expands the ApplicationSet with the AppProjects of Argo CD's
 // namespace.

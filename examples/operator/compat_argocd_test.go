@@ -1,6 +1,7 @@
 package operator
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -251,6 +252,8 @@ func TestArgoCDApplicationSetOfThePatternsUnderTheUpstreamCRD(t *testing.T) {
 	t.Cleanup(func() {
 		_ = c.Delete(ctxT(t), objectRef(newObject(ArgoCDApplicationSetGVK), "argocd", "backend"))
 		for _, p := range []string{"dev", "staging", "prod"} {
+			// A bare plane has no garbage collector to delete them.
+			_ = c.Delete(ctxT(t), objectRef(newObject(ArgoCDApplicationGVK), "argocd", "backend-"+p))
 			_ = c.Delete(ctxT(t), objectRef(newObject(ArgoCDAppProjectGVK), "argocd", p))
 		}
 	})
@@ -267,16 +270,58 @@ func TestArgoCDApplicationSetOfThePatternsUnderTheUpstreamCRD(t *testing.T) {
 		assert.Equal(t, "Application", r.(map[string]any)["kind"])
 	}
 	assert.Equal(t, []string{"backend-dev", "backend-staging", "backend-prod"}, names, "the template's names, in the elements' order")
-	conds, _, _ := unstructured.NestedSlice(set.Object, "status", "conditions")
-	byType := map[string]map[string]any{}
-	for _, c := range conds {
-		byType[c.(map[string]any)["type"].(string)] = c.(map[string]any)
+	conds := conditionsByType(set)
+	assert.Equal(t, "True", conds["ParametersGenerated"]["status"])
+	assert.Equal(t, "False", conds["ErrorOccurred"]["status"], "%v", conds["ErrorOccurred"]["message"])
+
+	// As Argo CD's ApplicationSet controller does, each element is an
+	// Application object the ApplicationSet controls, which the
+	// Application controller serves: the clusters of the patterns are not
+	// registered with this operator, and each Application says so.
+	for _, env := range []string{"dev", "staging", "prod"} {
+		app := objectRef(newObject(ArgoCDApplicationGVK), "argocd", "backend-"+env)
+		eventuallyObject(t, c, app, "its own status", func(o *unstructured.Unstructured) bool {
+			return len(conditionsByType(o)) > 0
+		})
+		require.True(t, metav1.IsControlledBy(app, set), "backend-%s is the ApplicationSet's", env)
+		path, _, _ := unstructured.NestedString(app.Object, "spec", "source", "path")
+		assert.Equal(t, "apps/backend/overlays/"+env, path)
+		var msgs []string
+		for _, c := range conditionsByType(app) {
+			msgs = append(msgs, fmt.Sprint(c["message"]))
+		}
+		assert.Contains(t, strings.Join(msgs, "; "), env+"-cluster.example.com")
 	}
-	assert.Equal(t, "True", byType["ParametersGenerated"]["status"])
-	// The clusters of the patterns are not registered with this operator:
-	// Argo CD's ErrorOccurred says so, naming them.
-	assert.Equal(t, "True", byType["ErrorOccurred"]["status"])
-	assert.Contains(t, byType["ErrorOccurred"]["message"], "dev-cluster.example.com")
+
+	// An element that goes takes its Application with it (policy sync,
+	// Argo CD's default); the others stay as they are.
+	staying := objectRef(newObject(ArgoCDApplicationGVK), "argocd", "backend-dev")
+	require.NoError(t, c.Get(ctxT(t), client.ObjectKeyFromObject(staying), staying))
+	elems, _, _ := unstructured.NestedSlice(set.Object, "spec", "generators")
+	list := elems[0].(map[string]any)["list"].(map[string]any)
+	list["elements"] = list["elements"].([]any)[:2]
+	require.NoError(t, unstructured.SetNestedSlice(set.Object, elems, "spec", "generators"))
+	require.NoError(t, c.Update(ctxT(t), set))
+	waitGone(t, c, objectRef(newObject(ArgoCDApplicationGVK), "argocd", "backend-prod"), nil)
+	require.NoError(t, c.Get(ctxT(t), client.ObjectKeyFromObject(staying), staying))
+	assert.True(t, metav1.IsControlledBy(staying, set))
+	eventuallyObject(t, c, set, "two resources", func(o *unstructured.Unstructured) bool {
+		res, _, _ := unstructured.NestedSlice(o.Object, "status", "resources")
+		return len(res) == 2
+	})
+}
+
+// conditionsByType returns the status conditions of an Argo CD object by
+// type.
+func conditionsByType(o *unstructured.Unstructured) map[string]map[string]any {
+	conds, _, _ := unstructured.NestedSlice(o.Object, "status", "conditions")
+	out := map[string]map[string]any{}
+	for _, c := range conds {
+		if m, ok := c.(map[string]any); ok {
+			out[fmt.Sprint(m["type"])] = m
+		}
+	}
+	return out
 }
 
 func TestArgoCDManualApplicationSyncsOnAnOperation(t *testing.T) {

@@ -232,6 +232,9 @@ func TestInstallRBAC(t *testing.T) {
 		{"", "serviceaccounts", "impersonate"},
 		{"coordination.k8s.io", "leases", "get list watch create update patch delete"},
 		{"apiextensions.k8s.io", "customresourcedefinitions", "get list watch"},
+		// --serve-argocd: ApplicationSets write their Applications.
+		{"argoproj.io", "applications", "get list watch create update patch delete"},
+		{"argoproj.io", "applicationsets/status", "update patch"},
 	} {
 		for _, verb := range strings.Fields(need.verbs) {
 			assert.True(t, rulesAllow(own, need.group, need.resource, verb), "the operator's own roles do not grant %s on %s in group %q", verb, need.resource, need.group)
@@ -291,11 +294,40 @@ func TestInstallWiring(t *testing.T) {
 	require.Len(t, endpoints, 1)
 	assert.Equal(t, "metrics", endpoints[0].(map[string]any)["port"])
 
-	if testing.Short() {
-		return
+	if !testing.Short() {
+		checkFlags(t, ctr.Args)
 	}
-	// The flags: the binary parses and checks them all, then fails only
-	// on the kubeconfig it is given.
+}
+
+// TestInstallSharded: config/sharded runs three replicas that share
+// twelve shards, their Leases in the operator's own namespace, where its
+// Role lets it write them; the flags are the binary's.
+func TestInstallSharded(t *testing.T) {
+	t.Parallel()
+	objs := kustomizeBuild(t, "sharded")
+	deps := typed[appsv1.Deployment](t, objs, "Deployment")
+	require.Len(t, deps, 1)
+	dep := deps[0]
+	require.NotNil(t, dep.Spec.Replicas)
+	assert.Equal(t, int32(3), *dep.Spec.Replicas)
+	args := dep.Spec.Template.Spec.Containers[0].Args
+	assert.Contains(t, args, "--shards=12")
+	assert.Contains(t, args, "--lease-namespace="+dep.Namespace, "the Leases are in the operator's namespace")
+	var leases bool
+	for _, r := range typed[rbacv1.Role](t, objs, "Role") {
+		leases = leases || (r.Namespace == dep.Namespace && rulesAllow(r.Rules, "coordination.k8s.io", "leases", "update"))
+	}
+	assert.True(t, leases, "a Role of %s lets the replicas write their Leases", dep.Namespace)
+	if !testing.Short() {
+		checkFlags(t, args)
+	}
+}
+
+// checkFlags runs the operator binary with a Deployment's flags: it
+// parses and checks them all, then fails only on the kubeconfig it is
+// given.
+func checkFlags(t *testing.T, flags []string) {
+	t.Helper()
 	bin := filepath.Join(t.TempDir(), "operator")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/operator")
 	out, err := build.CombinedOutput()
@@ -306,7 +338,7 @@ func TestInstallWiring(t *testing.T) {
 	secret := filepath.Join(t.TempDir(), "webhook-secret")
 	require.NoError(t, os.WriteFile(secret, []byte("s3cr3t\n"), 0o600))
 	var args []string
-	for _, a := range ctr.Args {
+	for _, a := range flags {
 		if strings.HasPrefix(a, "--webhook-secret-file=") {
 			a = "--webhook-secret-file=" + secret
 		}

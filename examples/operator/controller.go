@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -44,6 +45,12 @@ const (
 	// EventInvalid: the spec cannot be reconciled as it is.
 	EventInvalid = "InvalidSpec"
 )
+
+// AnnotationPushed is set on an Application by a replica that received a
+// push event for it but does not hold its shard: the change of the
+// annotation wakes the holder, which fetches afresh. Its value is the
+// pushed revision, or the time of the push when the event names none.
+const AnnotationPushed = "converge.dev/pushed"
 
 // dependsOnIndex indexes Applications by the names they depend on, so a
 // dependency's change finds its dependents in the manager's cache.
@@ -102,6 +109,9 @@ type ApplicationReconciler struct {
 	// triggers carries the Applications push events trigger to the
 	// controller's queue.
 	triggers chan event.GenericEvent
+	// pushed holds the last AnnotationPushed value each Application's
+	// pass saw (a types.NamespacedName → string).
+	pushed sync.Map
 }
 
 var _ crreconcile.Reconciler = (*ApplicationReconciler)(nil)
@@ -181,6 +191,13 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req crreconcile.R
 	}
 	if !app.DeletionTimestamp.IsZero() {
 		return r.finalize(ctx, app)
+	}
+	if v, ok := app.Annotations[AnnotationPushed]; ok {
+		// Another replica received a push for it: the fetch must ask the
+		// Git server, not answer from the coalescing window.
+		if last, seen := r.pushed.Swap(req.NamespacedName, v); (!seen || last != v) && r.Expirer != nil {
+			r.Expirer.Expire(&reconcile.Unit{Source: reconcile.Source{URL: app.Spec.Source.RepoURL}})
+		}
 	}
 	if err := r.syncFinalizer(ctx, app); err != nil {
 		return crreconcile.Result{}, err

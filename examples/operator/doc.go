@@ -135,7 +135,10 @@
 // their status in their own shape (Argo CD's sync, health and
 // operationState; Flux's Ready condition, revisions and inventory), so
 // `kubectl wait --for=condition=Ready kustomization/NAME` and Argo CD's
-// columns work unchanged. Their CRDs are the upstream ones at pinned
+// columns work unchanged. An Argo CD ApplicationSet makes Application
+// objects it controls, as Argo CD's ApplicationSet controller does, and
+// those are served as any other: a cluster that moves from Argo CD keeps
+// the Applications its ApplicationSets made. Their CRDs are the upstream ones at pinned
 // versions (config/compat, copied by hack/operator/compat-crds.sh; a
 // test fails when they drift). On a cluster that serves both converge's
 // and Argo CD's Application kinds, name them in full:
@@ -206,8 +209,12 @@
 // and cancels the passes still running on it when that ends. A pass of
 // another replica's Application returns at once; a gained shard's
 // Applications are queued. Each replica runs at most Options.Concurrency
-// passes at once (--concurrency), its bounded worker pool. With one shard
-// (the default) there are no Leases: run one replica.
+// passes at once (--concurrency), its bounded worker pool. A push event
+// reaches whichever replica the Service picks: that replica reconciles
+// the Applications of its own shards and sets [AnnotationPushed] on the
+// others, which wakes their holders (one write per Application, none for
+// a redelivery). With one shard (the default) there are no Leases: run
+// one replica.
 //
 // # Multi-cluster
 //

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -440,4 +442,122 @@ func replicasOf(passes map[string]int) []string {
 		out = append(out, r)
 	}
 	return out
+}
+
+// TestShardedWebhook: a forge reaches one replica of several; the push
+// still reconciles at once the Applications of the shards the other
+// replica holds (their interval and their fetch coalescing are an hour),
+// each by its shard's holder, and a redelivery of the same push writes
+// nothing more.
+func TestShardedWebhook(t *testing.T) {
+	t.Parallel()
+	env, err := testenv.Start(testenv.Options{Mode: testenv.Bare})
+	if env != nil {
+		t.Cleanup(func() { assert.NoError(t, env.Stop(), "stop the plane") })
+	}
+	require.NoError(t, err, "start a bare plane")
+	require.NoError(t, InstallCRD(ctxT(t), env.Config))
+	scheme, err := Scheme()
+	require.NoError(t, err)
+	c, err := client.New(env.Config, client.Options{Scheme: scheme})
+	require.NoError(t, err)
+	f := &fixture{t: t, env: env, c: c, ns: env.Namespace(t), repo: gittest.NewServer(t).NewRepo(t, "deploy")}
+
+	const shards, apps = 4, 8
+	files := func(v string) map[string]string {
+		out := map[string]string{}
+		for i := range apps {
+			out[fmt.Sprintf("apps/%02d/cm.yaml", i)] = configMapYAML(fmt.Sprintf("cm-%02d", i), map[string]string{"v": v})
+		}
+		return out
+	}
+	first := f.repo.Commit(t, "v1", files("1"))
+	secret := []byte("shared-with-the-forges")
+	webhookAddr := freeAddr(t)
+	start := func(identity string, webhook bool) {
+		opts := DefaultOptions()
+		opts.MetricsAddr, opts.HealthAddr = "0", "0"
+		opts.DefaultInterval = time.Hour
+		opts.FetchCoalesce = time.Hour
+		opts.RetryInterval = 500 * time.Millisecond
+		opts.skipNameValidation = true
+		opts.Sharding = ShardOptions{Shards: shards, Namespace: f.ns, Identity: identity, LeaseDuration: 3 * time.Second}
+		if webhook {
+			opts.WebhookAddr = webhookAddr
+			opts.WebhookSecrets = WebhookSecrets{GitHub: secret, Gitea: secret, GitLab: secret}
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- Run(ctx, env.Config, opts) }()
+		t.Cleanup(func() {
+			cancel()
+			select {
+			case err := <-done:
+				assert.NoError(t, err, "Run of %s returns nil when its context ends", identity)
+			case <-time.After(30 * time.Second):
+				t.Errorf("Run of %s did not return within 30s of its context ending", identity)
+			}
+		})
+	}
+	start("replica-a", true)
+	start("replica-b", false)
+	deadline := time.Now().Add(waitFor)
+	var holders []string
+	for {
+		holders, err = shardHolders(ctxT(t), c, f.ns, shards)
+		require.NoError(t, err)
+		n := map[string]int{}
+		for _, h := range holders {
+			n[h]++
+		}
+		if n["replica-a"] == 2 && n["replica-b"] == 2 {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "shards not split two and two within %s: %q", waitFor, holders)
+		time.Sleep(50 * time.Millisecond)
+	}
+	var ofB []string
+	for i := range apps {
+		name := fmt.Sprintf("app-%02d", i)
+		f.application(name, fmt.Sprintf("apps/%02d", i))
+		if holders[ShardOf(types.NamespacedName{Namespace: f.ns, Name: name}, shards)] == "replica-b" {
+			ofB = append(ofB, name)
+		}
+	}
+	require.NotEmpty(t, ofB, "some Applications are replica-b's")
+	for i := range apps {
+		f.eventually(fmt.Sprintf("app-%02d", i), "ready at v1", readyAt(first))
+	}
+
+	second := f.repo.Commit(t, "v2", files("2"))
+	body := pushBody(t, "main", second, f.repo.URL, "")
+	post := func() {
+		req, err := http.NewRequestWithContext(ctxT(t), http.MethodPost, "http://"+webhookAddr+WebhookPath, strings.NewReader(string(body)))
+		require.NoError(t, err)
+		req.Header.Set("X-GitHub-Event", "push")
+		req.Header.Set("X-Hub-Signature-256", "sha256="+sign(secret, body))
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		require.Equal(t, http.StatusAccepted, resp.StatusCode)
+	}
+	post()
+	for i := range apps {
+		f.eventually(fmt.Sprintf("app-%02d", i), "ready at v2 after the push to replica-a", readyAt(second))
+	}
+	for _, name := range ofB {
+		app := f.get(name)
+		assert.Equal(t, second, app.Annotations[AnnotationPushed], "%s was handed on to replica-b", name)
+	}
+	// A redelivery finds the annotation set: no write, no new generation
+	// of anything.
+	versions := map[string]string{}
+	for _, name := range ofB {
+		versions[name] = f.get(name).ResourceVersion
+	}
+	post()
+	time.Sleep(time.Second)
+	for _, name := range ofB {
+		assert.Equal(t, versions[name], f.get(name).ResourceVersion, "%s: the redelivery wrote nothing", name)
+	}
 }

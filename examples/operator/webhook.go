@@ -2,12 +2,15 @@ package operator
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"time"
 
 	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
@@ -108,6 +111,16 @@ func (r *ApplicationReconciler) trigger(ctx context.Context, e webhook.Event) in
 		if app.Spec.Suspend || !app.DeletionTimestamp.IsZero() || !Follows(app, e) {
 			continue
 		}
+		if !r.Shards.Owns(client.ObjectKeyFromObject(app)) {
+			// Another replica holds its shard, and the forge reached this
+			// one: the annotation wakes the holder.
+			if err := r.forwardPush(ctx, app, e); err != nil {
+				log.Error(err, "push: hand on to the shard's holder", "application", client.ObjectKeyFromObject(app))
+				continue
+			}
+			n++
+			continue
+		}
 		if r.Expirer != nil {
 			// The fetcher's coalesced snapshot predates the push.
 			r.Expirer.Expire(&reconcile.Unit{Source: reconcile.Source{URL: app.Spec.Source.RepoURL}})
@@ -122,6 +135,23 @@ func (r *ApplicationReconciler) trigger(ctx context.Context, e webhook.Event) in
 	}
 	log.Info("push", "revision", e.Revision, "triggered", n)
 	return n
+}
+
+// forwardPush sets AnnotationPushed on an Application whose shard
+// another replica holds.
+func (r *ApplicationReconciler) forwardPush(ctx context.Context, app *v1alpha1.Application, e webhook.Event) error {
+	v := e.Revision
+	if v == "" {
+		v = time.Now().UTC().Format(time.RFC3339Nano)
+	}
+	if app.Annotations[AnnotationPushed] == v {
+		return nil // a redelivery: the holder was told
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{AnnotationPushed: v}}})
+	if err != nil {
+		return err
+	}
+	return r.Client.Patch(ctx, app, client.RawPatch(types.MergePatchType, patch))
 }
 
 // serveWebhook serves h at WebhookPath on addr while the manager runs.

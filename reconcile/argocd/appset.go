@@ -7,7 +7,10 @@ import (
 	"strconv"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 	"github.com/converge-dev/converge/object"
+	"github.com/converge-dev/converge/reconcile"
 	"github.com/converge-dev/converge/reconcile/generate"
 	"github.com/converge-dev/converge/reconcile/internal/manifest"
 )
@@ -75,8 +78,9 @@ func (l *loader) applicationSet(d *manifest.Doc, n *manifest.Node) {
 	if len(elems) == 0 {
 		d.Warn(spec.At("generators"), "no element: the ApplicationSet generates no Application")
 	}
+	set := reconcile.Ref{Namespace: m.Namespace, Name: m.Name}
 	for _, e := range elems {
-		l.expandElement(d, tn.Map(), m.Namespace, e)
+		l.expandElement(d, tn.Map(), set, e)
 	}
 }
 
@@ -160,7 +164,8 @@ func sortedKeys(m map[string]any) []string {
 
 // expandElement substitutes an element's parameters into the template and
 // loads the Application it gives.
-func (l *loader) expandElement(set *manifest.Doc, tmpl map[string]any, namespace string, e element) {
+func (l *loader) expandElement(set *manifest.Doc, tmpl map[string]any, ref reconcile.Ref, e element) {
+	namespace := ref.Namespace
 	gen := make(generate.Params, len(e.params))
 	for k, v := range e.params {
 		gen[k] = v
@@ -183,6 +188,13 @@ func (l *loader) expandElement(set *manifest.Doc, tmpl map[string]any, namespace
 	l.application(d, d.Root(app, "spec.template"), namespace)
 	d.Finish()
 	l.found.Fail(d.Errors()...)
+	if !d.Failed() {
+		obj := &unstructured.Unstructured{Object: app}
+		if obj.GetNamespace() == "" {
+			obj.SetNamespace(namespace)
+		}
+		l.generated = append(l.generated, Generated{Set: ref, Application: obj})
+	}
 	// One warning per field of the template, not one per element.
 	for _, w := range d.Warnings() {
 		w.Object = set.Object()

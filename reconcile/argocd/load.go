@@ -5,6 +5,7 @@ import (
 	"io"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/converge-dev/converge/object"
 	"github.com/converge-dev/converge/reconcile"
@@ -64,7 +65,20 @@ type Result struct {
 	// unit applied (Reconciler.Delete), as Argo CD's cascading delete does.
 	// A unit not listed keeps its objects when its Application goes.
 	Cascades []Cascade
-	Warnings []Warning
+	// Generated lists the Applications the ApplicationSets generate, one
+	// per element that loaded, in the order of their elements: what Argo CD's
+	// ApplicationSet controller would create, for a host that keeps them
+	// as Application objects (the reference operator does). Each is the
+	// template with the element's parameters substituted as text, in the
+	// ApplicationSet's namespace unless the template names another.
+	Generated []Generated
+	Warnings  []Warning
+}
+
+// Generated is one Application an ApplicationSet generates.
+type Generated struct {
+	Set         reconcile.Ref // the ApplicationSet
+	Application *unstructured.Unstructured
 }
 
 // Cascade says that deleting a unit's Application deletes its objects,
@@ -137,12 +151,13 @@ func isArgoKind(kind string) bool {
 
 // loader holds what one Load builds.
 type loader struct {
-	opts     Options
-	projects map[string]*project
-	units    manifest.Units
-	cascades []Cascade
-	found    manifest.Findings
-	budget   int64 // bytes ApplicationSet expansion may still produce
+	opts      Options
+	projects  map[string]*project
+	units     manifest.Units
+	cascades  []Cascade
+	generated []Generated
+	found     manifest.Findings
+	budget    int64 // bytes ApplicationSet expansion may still produce
 }
 
 // add keeps a unit that loaded without errors.
@@ -160,7 +175,7 @@ func (l *loader) result() (*Result, error) {
 	if err := l.found.Err(); err != nil {
 		return nil, err
 	}
-	return &Result{Units: l.units.List(), Cascades: l.cascades, Warnings: l.found.Warnings()}, nil
+	return &Result{Units: l.units.List(), Cascades: l.cascades, Generated: l.generated, Warnings: l.found.Warnings()}, nil
 }
 
 func budgetOf(o Options) int64 {

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/converge-dev/converge/diff"
 	"github.com/converge-dev/converge/reconcile"
@@ -158,6 +159,19 @@ func TestApplicationSetOfThePatterns(t *testing.T) {
 		assert.False(t, u.Sync.Manual, "automated is set, with or without prune")
 	}
 	assert.Empty(t, res.Cascades)
+	// The Applications Argo CD's ApplicationSet controller would create:
+	// the template as substituted, in the ApplicationSet's namespace.
+	require.Len(t, res.Generated, 3)
+	for i, g := range res.Generated {
+		assert.Equal(t, reconcile.Ref{Namespace: "argocd", Name: "backend"}, g.Set)
+		assert.Equal(t, res.Units[i].Name, g.Application.GetName())
+		assert.Equal(t, "argocd", g.Application.GetNamespace())
+		assert.Equal(t, "Application", g.Application.GetKind())
+		path, _, _ := unstructured.NestedString(g.Application.Object, "spec", "source", "path")
+		assert.Equal(t, res.Units[i].Path, path)
+	}
+	prune, _, _ := unstructured.NestedFieldNoCopy(res.Generated[2].Application.Object, "spec", "syncPolicy", "automated", "prune")
+	assert.Equal(t, "false", prune, "substituted as text, as Argo CD's fasttemplate mode does")
 	assert.Contains(t, warningPaths(res.Warnings), "spec.template.spec.syncPolicy.automated.prune")
 	assert.Contains(t, warningPaths(res.Warnings), "spec.generators[0].list.elements[2].autoSync")
 }
