@@ -368,3 +368,70 @@ func TestArgoCDManualApplicationSyncsOnAnOperation(t *testing.T) {
 	assert.Equal(t, repo.Head(t), str(app, "status", "operationState", "syncResult", "revision"))
 	require.NoError(t, c.Get(ctxT(t), types.NamespacedName{Namespace: "backend", Name: "backend"}, &appsv1.Deployment{}), "the sync applied it")
 }
+
+// An ApplicationSet with preserveResourcesOnDeletion: the Application of
+// an element that goes is deleted without its cascade, so what it applied
+// stays, as Argo CD's ApplicationSet controller does it.
+func TestArgoCDApplicationSetPreservesResourcesOnDeletion(t *testing.T) {
+	env, c := startCompat(t)
+	repo := backendRepo(t)
+	waitGone(t, c, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "backend"}}, nil) // the other tests'
+	ensureNamespace(t, c, "argocd")
+	_, err := kubectlRun(t, env, productionProject, "apply", "-f", "-")
+	require.NoError(t, err)
+	set := `apiVersion: argoproj.io/v1alpha1
+kind: ApplicationSet
+metadata:
+  name: keep
+  namespace: argocd
+spec:
+  syncPolicy:
+    preserveResourcesOnDeletion: true
+  generators:
+    - list:
+        elements:
+          - env: prod
+  template:
+    metadata:
+      name: 'keep-{{env}}'
+      finalizers:
+        - resources-finalizer.argocd.argoproj.io
+    spec:
+      project: production
+      source:
+        repoURL: https://github.com/myorg/gitops-deploy.git
+        targetRevision: main
+        path: 'apps/backend/overlays/{{env}}'
+      destination:
+        server: https://kubernetes.default.svc
+        namespace: backend
+      syncPolicy:
+        automated:
+          prune: true
+        syncOptions:
+          - CreateNamespace=true
+`
+	_, err = kubectlRun(t, env, asWritten(set, repo), "apply", "-f", "-")
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_ = c.Delete(ctxT(t), objectRef(newObject(ArgoCDApplicationSetGVK), "argocd", "keep"))
+		_ = c.Delete(ctxT(t), objectRef(newObject(ArgoCDApplicationGVK), "argocd", "keep-prod"))
+		_ = c.Delete(ctxT(t), objectRef(newObject(ArgoCDAppProjectGVK), "argocd", "production"))
+		_ = c.Delete(ctxT(t), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "backend"}})
+		waitGone(t, c, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "backend"}}, nil)
+	})
+	app := objectRef(newObject(ArgoCDApplicationGVK), "argocd", "keep-prod")
+	eventuallyObject(t, c, app, "Synced and Healthy", func(o *unstructured.Unstructured) bool {
+		return str(o, "status", "sync", "status") == "Synced" && str(o, "status", "health", "status") == "Healthy"
+	})
+	assert.Contains(t, app.GetFinalizers(), "resources-finalizer.argocd.argoproj.io", "the template's finalizer")
+
+	_, err = kubectlRun(t, env, "", "patch", "applicationsets.argoproj.io", "-n", "argocd", "keep", "--type=json",
+		"-p", `[{"op":"replace","path":"/spec/generators/0/list/elements","value":[]}]`)
+	require.NoError(t, err)
+	waitGone(t, c, objectRef(newObject(ArgoCDApplicationGVK), "argocd", "keep-prod"), nil)
+	var d appsv1.Deployment
+	require.NoError(t, c.Get(ctxT(t), types.NamespacedName{Namespace: "backend", Name: "backend"}, &d),
+		"the Application went without its cascade: what it applied stays")
+	assert.Nil(t, d.DeletionTimestamp)
+}
