@@ -259,7 +259,8 @@
 // operator's own least-privilege ClusterRole, the one broad apply rule in
 // a ClusterRole of its own, a Role for Leases), the Deployment of
 // cmd/operator and the Service of its metrics and webhook ports, in
-// namespace converge-system; config/prometheus adds a ServiceMonitor.
+// namespace converge-system; config/prometheus adds a ServiceMonitor, and
+// config/sharded runs three replicas on twelve shards.
 //
 // # Generated files
 //

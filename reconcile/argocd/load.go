@@ -69,8 +69,10 @@ type Result struct {
 	// per element that loaded, in the order of their elements: what Argo CD's
 	// ApplicationSet controller would create, for a host that keeps them
 	// as Application objects (the reference operator does). Each is the
-	// template with the element's parameters substituted as text, in the
-	// ApplicationSet's namespace unless the template names another.
+	// template with the element's parameters substituted as text (a
+	// boolean or integer field that a parameter made "true" or "3" holds
+	// the typed value), in the ApplicationSet's namespace unless the
+	// template names another.
 	Generated []Generated
 	Warnings  []Warning
 }

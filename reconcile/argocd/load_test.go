@@ -171,7 +171,7 @@ func TestApplicationSetOfThePatterns(t *testing.T) {
 		assert.Equal(t, res.Units[i].Path, path)
 	}
 	prune, _, _ := unstructured.NestedFieldNoCopy(res.Generated[2].Application.Object, "spec", "syncPolicy", "automated", "prune")
-	assert.Equal(t, "false", prune, "substituted as text, as Argo CD's fasttemplate mode does")
+	assert.Equal(t, false, prune, "a boolean field substituted as text holds the boolean, as Argo CD's schema wants")
 	assert.Contains(t, warningPaths(res.Warnings), "spec.template.spec.syncPolicy.automated.prune")
 	assert.Contains(t, warningPaths(res.Warnings), "spec.generators[0].list.elements[2].autoSync")
 }

@@ -190,8 +190,11 @@ func TestFromTemplate(t *testing.T) {
 		{Object: object, Path: "spec.n", Message: `a parameter gives this integer field a string; converge reads it as a number (Argo CD's schema wants a number here)`},
 	}, d.Warnings())
 
+	assert.Equal(t, map[string]any{"yes": true, "no": false, "maybe": "maybe", "n": int64(42), "x": "4x", "real": true}, m,
+		"the expansion holds the typed values it was read as")
+
 	plain := manifest.NewDoc(object)
-	plain.Root(m, "spec").Bool("yes")
+	plain.Root(map[string]any{"yes": "true"}, "spec").Bool("yes")
 	assert.Equal(t, []string{"Kind ns/x: spec.yes: must be a boolean, not a string"}, texts(plain), "only a template coerces")
 }
 

@@ -167,7 +167,8 @@ func (n *Node) StrMap(key string) map[string]string {
 }
 
 // Bool returns the boolean at key (false when absent). In a document
-// FromTemplate the strings "true" and "false" are booleans too.
+// FromTemplate the strings "true" and "false" are booleans too, and the
+// document's map then holds the boolean.
 func (n *Node) Bool(key string) bool {
 	v, ok := n.Get(key)
 	if !ok {
@@ -181,6 +182,7 @@ func (n *Node) Bool(key string) bool {
 			switch v {
 			case "true", "false":
 				n.d.coercedOnce(n.At(key), "a parameter gives this boolean field a string; converge reads \"true\" and \"false\" as booleans ("+n.d.schema+"'s schema wants a boolean here)")
+				n.m[key] = v == "true" // the expansion holds the typed value
 				return v == "true"
 			}
 			n.d.Fail(n.At(key), ErrInvalid, "%q is not a boolean (true or false)", Short(v))
@@ -194,7 +196,7 @@ func (n *Node) Bool(key string) bool {
 // Int returns the integer at key; ok is false when it is absent or not
 // an integer (a number with a fraction, or beyond ±2⁵³ when decoded as a
 // float). In a document FromTemplate a string of digits is an integer
-// too.
+// too, and the document's map then holds the integer.
 func (n *Node) Int(key string) (i int64, ok bool) {
 	v, ok := n.Get(key)
 	if !ok {
@@ -211,6 +213,7 @@ func (n *Node) Int(key string) (i int64, ok bool) {
 		if n.d.template {
 			if i, err := strconv.ParseInt(v, 10, 64); err == nil {
 				n.d.coercedOnce(n.At(key), "a parameter gives this integer field a string; converge reads it as a number ("+n.d.schema+"'s schema wants a number here)")
+				n.m[key] = i
 				return i, true
 			}
 			n.d.Fail(n.At(key), ErrInvalid, "%q is not an integer", Short(v))
