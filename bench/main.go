@@ -41,6 +41,7 @@ var comparisons = []comparison{
 	rolloutComparison,
 	checkComparison,
 	promoteComparison,
+	operatorComparison,
 }
 
 // result is one BENCH line.

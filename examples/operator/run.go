@@ -1,6 +1,7 @@
 package operator
 
 import (
+	"cmp"
 	"context"
 	_ "embed"
 	"errors"
@@ -91,6 +92,13 @@ type Options struct {
 	// ApplicationSets and Flux's GitRepositories and Kustomizations
 	// ([SetupCompat]), with their own CRDs and status shapes.
 	ServeArgoCD, ServeFlux bool
+	// KubeAPIQPS and KubeAPIBurst bound the requests per second of the
+	// operator's own client (its status, finalizer and event writes; the
+	// engine's applies have their own, cluster.Client's): Flux's defaults,
+	// 50 and 300, when zero. client-go's own default of 5 would hold a
+	// fleet of hundreds of Applications to a few passes a second.
+	KubeAPIQPS   float32
+	KubeAPIBurst int
 	// Sharding spreads the Applications over several replicas, each
 	// shard held by a Lease ([ShardKeeper]); one shard, no Leases, when
 	// Sharding.Shards is 0 or 1.
@@ -117,6 +125,8 @@ func DefaultOptions() Options {
 		DependencyRetry:  30 * time.Second,
 		FetchCoalesce:    5 * time.Second,
 		ClusterNamespace: "converge-system",
+		KubeAPIQPS:       50,
+		KubeAPIBurst:     300,
 	}
 }
 
@@ -152,6 +162,11 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = d.Concurrency
 	}
+	// The engine's client keeps cfg's limits (cluster.Client's own when
+	// none); the manager's gets the operator's.
+	engineCfg := cfg
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = cmp.Or(opts.KubeAPIQPS, d.KubeAPIQPS), cmp.Or(opts.KubeAPIBurst, d.KubeAPIBurst)
 	webhookOn := opts.WebhookAddr != "" && opts.WebhookAddr != "0"
 	if webhookOn && opts.WebhookSecrets.empty() {
 		return errors.New("operator: a webhook address is set but no webhook secret: every push event would be refused")
@@ -194,7 +209,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 			return err
 		}
 	}
-	c, err := cluster.New(cfg)
+	c, err := cluster.New(engineCfg)
 	if err != nil {
 		return fmt.Errorf("operator: %w", err)
 	}

@@ -70,6 +70,9 @@ func run(ctx context.Context, args []string) error {
 	fs.BoolVar(&opts.ServeArgoCD, "serve-argocd", false, "also serve Argo CD Applications and ApplicationSets (argoproj.io/v1alpha1)")
 	fs.BoolVar(&opts.ServeFlux, "serve-flux", false, "also serve Flux GitRepositories and Kustomizations")
 	fs.StringVar(&opts.DashboardAddr, "dashboard-bind-address", "0", `address of the read-only web page ("0" turns it off)`)
+	var qps float64
+	fs.Float64Var(&qps, "kube-api-qps", float64(d.KubeAPIQPS), "requests per second of the operator's own client (status, finalizers, events), as Flux's flag")
+	fs.IntVar(&opts.KubeAPIBurst, "kube-api-burst", d.KubeAPIBurst, "burst of the operator's own client, as Flux's flag")
 	sd := operator.DefaultShardOptions()
 	opts.Sharding = sd
 	fs.IntVar(&opts.Sharding.Shards, "shards", sd.Shards, "shards the Applications are split into over the replicas, each held by a Lease (1: no Leases)")
@@ -87,6 +90,10 @@ func run(ctx context.Context, args []string) error {
 	if opts.Concurrency < 1 {
 		return fmt.Errorf("--concurrency must be at least 1, not %d", opts.Concurrency)
 	}
+	if qps <= 0 || opts.KubeAPIBurst < 1 {
+		return fmt.Errorf("--kube-api-qps and --kube-api-burst must be positive, not %g and %d", qps, opts.KubeAPIBurst)
+	}
+	opts.KubeAPIQPS = float32(qps)
 	if opts.Sharding.Shards < 1 {
 		return fmt.Errorf("--shards must be at least 1, not %d", opts.Sharding.Shards)
 	}

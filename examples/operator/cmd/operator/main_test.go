@@ -34,6 +34,8 @@ func TestFlags(t *testing.T) {
 		"no workers":       {[]string{"--concurrency", "0"}, "--concurrency must be at least 1"},
 		"no interval":      {[]string{"--default-interval", "0s"}, "--default-interval must be positive"},
 		"no shards":        {[]string{"--shards", "0"}, "--shards must be at least 1"},
+		"no qps":           {[]string{"--kube-api-qps", "0"}, "--kube-api-qps and --kube-api-burst must be positive"},
+		"no burst":         {[]string{"--kube-api-burst", "-1"}, "--kube-api-qps and --kube-api-burst must be positive"},
 		"an argument":      {[]string{"extra"}, "unexpected arguments"},
 		"unknown flag":     {[]string{"--nope"}, "flag provided but not defined"},
 		"missing kubeconf": {[]string{"--kubeconfig", "/nonexistent/kubeconfig"}, "kubeconfig /nonexistent/kubeconfig"},
