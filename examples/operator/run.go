@@ -162,15 +162,18 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = d.Concurrency
 	}
+	webhookOn := opts.WebhookAddr != "" && opts.WebhookAddr != "0"
+	if webhookOn && opts.WebhookSecrets.empty() {
+		return errors.New("operator: a webhook address is set but no webhook secret: every push event would be refused")
+	}
+	if cfg == nil {
+		return errors.New("operator: no cluster configuration (a nil *rest.Config)")
+	}
 	// The engine's client keeps cfg's limits (cluster.Client's own when
 	// none); the manager's gets the operator's.
 	engineCfg := cfg
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = cmp.Or(opts.KubeAPIQPS, d.KubeAPIQPS), cmp.Or(opts.KubeAPIBurst, d.KubeAPIBurst)
-	webhookOn := opts.WebhookAddr != "" && opts.WebhookAddr != "0"
-	if webhookOn && opts.WebhookSecrets.empty() {
-		return errors.New("operator: a webhook address is set but no webhook secret: every push event would be refused")
-	}
 	log := opts.Logger
 	if log.GetSink() == nil {
 		log = logr.Discard()

@@ -296,6 +296,13 @@ func TestWebhookNeedsASecret(t *testing.T) {
 	assert.Contains(t, err.Error(), "no webhook secret")
 }
 
+// TestRunNeedsAConfig: a nil *rest.Config is an error, not a panic.
+func TestRunNeedsAConfig(t *testing.T) {
+	err := Run(context.Background(), nil, DefaultOptions())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "no cluster configuration")
+}
+
 func freeAddr(t *testing.T) string {
 	t.Helper()
 	addr, err := loopbackAddr()
