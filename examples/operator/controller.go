@@ -52,6 +52,13 @@ const (
 // pushed revision, or the time of the push when the event names none.
 const AnnotationPushed = "converge.dev/pushed"
 
+// AnnotationRequestedAt asks for a pass now, with a fresh fetch of the
+// source, as `flux reconcile` and Argo CD's refresh annotation do: set it
+// to a new value (a time, by convention) and status.lastHandledReconcileAt
+// echoes the value once the pass ran. Applications given the same value
+// share one fetch of their repository.
+const AnnotationRequestedAt = "converge.dev/requested-at"
+
 // dependsOnIndex indexes Applications by the names they depend on, so a
 // dependency's change finds its dependents in the manager's cache.
 const dependsOnIndex = "spec.dependsOn"
@@ -109,9 +116,11 @@ type ApplicationReconciler struct {
 	// triggers carries the Applications push events trigger to the
 	// controller's queue.
 	triggers chan event.GenericEvent
-	// pushed holds the last AnnotationPushed value each Application's
-	// pass saw (a types.NamespacedName → string).
-	pushed sync.Map
+	// fresh holds, per repository URL, the last AnnotationPushed or
+	// AnnotationRequestedAt value a pass expired the fetch for (a string
+	// → string), so that the Applications of one push or one request
+	// share a fetch.
+	fresh sync.Map
 }
 
 var _ crreconcile.Reconciler = (*ApplicationReconciler)(nil)
@@ -192,18 +201,20 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req crreconcile.R
 	if !app.DeletionTimestamp.IsZero() {
 		return r.finalize(ctx, app)
 	}
-	if v, ok := app.Annotations[AnnotationPushed]; ok {
-		// Another replica received a push for it: the fetch must ask the
-		// Git server, not answer from the coalescing window.
-		if last, seen := r.pushed.Swap(req.NamespacedName, v); (!seen || last != v) && r.Expirer != nil {
-			r.Expirer.Expire(&reconcile.Unit{Source: reconcile.Source{URL: app.Spec.Source.RepoURL}})
-		}
-	}
+	// Another replica received a push for it, or a user asked for a
+	// pass: the fetch must ask the Git server, not answer from the
+	// coalescing window.
+	r.expireOnChange(app, AnnotationPushed)
+	r.expireOnChange(app, AnnotationRequestedAt)
 	if err := r.syncFinalizer(ctx, app); err != nil {
 		return crreconcile.Result{}, err
 	}
 	defer func() { r.Metrics.setHealth(req.NamespacedName, app.Status.Health) }()
 	before := app.Status.DeepCopy()
+	if at, ok := app.Annotations[AnnotationRequestedAt]; ok {
+		// Written with whatever this pass ends in: the request was handled.
+		app.Status.LastHandledReconcileAt = at
+	}
 
 	u, err := r.unit(ctx, app) // Unit, bound to its Project (project.go)
 	if err != nil {
@@ -268,6 +279,20 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req crreconcile.R
 		}
 	}
 	return result, r.writeStatus(ctx, app, before)
+}
+
+// expireOnChange expires the fetch of app's repository when app carries
+// a value of annotation that no pass of an Application of that
+// repository has expired it for yet.
+func (r *ApplicationReconciler) expireOnChange(app *v1alpha1.Application, annotation string) {
+	v, ok := app.Annotations[annotation]
+	if !ok || r.Expirer == nil {
+		return
+	}
+	url := app.Spec.Source.RepoURL
+	if last, seen := r.fresh.Swap(annotation+"\x00"+url, v); !seen || last != v {
+		r.Expirer.Expire(&reconcile.Unit{Source: reconcile.Source{URL: url}})
+	}
 }
 
 // missingDependency returns the first dependency of app that does not

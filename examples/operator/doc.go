@@ -103,6 +103,13 @@
 // FetchCoalesce. A delivery that is not verified is a 401 and triggers
 // nothing. Serve it behind TLS.
 //
+// Without a forge, [AnnotationRequestedAt] asks for a pass now, with a
+// fresh fetch: `kubectl annotate application web
+// converge.dev/requested-at="$(date -Is)" --overwrite`; the pass echoes
+// the value in status.lastHandledReconcileAt, so a script can wait for
+// it. Applications given the same value (a bulk annotate) share one
+// fetch of their repository, as those woken by one push do.
+//
 // # Metrics
 //
 // The manager's /metrics (Options.MetricsAddr) serves
@@ -213,7 +220,7 @@
 // reaches whichever replica the Service picks: that replica reconciles
 // the Applications of its own shards and sets [AnnotationPushed] on the
 // others, which wakes their holders (one write per Application, none for
-// a redelivery). With one shard (the default) there are no Leases: run
+// a redelivery, and one fetch per repository). With one shard (the default) there are no Leases: run
 // one replica.
 //
 // # Multi-cluster

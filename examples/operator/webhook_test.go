@@ -286,6 +286,65 @@ func TestWebhook(t *testing.T) {
 	assert.Equal(t, http.StatusAccepted, iso.post(t, map[string]string{"X-Gitlab-Event": "Push Hook", "X-Gitlab-Token": string(iso.secret)}, gitlab))
 }
 
+// TestRequestedAt: converge.dev/requested-at runs a pass now, with a
+// fresh fetch, though the interval and the fetch coalescing are an
+// hour; the value is echoed in status.lastHandledReconcileAt, and a
+// second Application given the same value shares the first one's fetch.
+func TestRequestedAt(t *testing.T) {
+	t.Parallel()
+	iso := startIsolated(t, func(o *Options) { o.FetchCoalesce = time.Hour })
+	var listings atomic.Int64 // the operator's reference listings
+	srv := gittest.NewServer(t, gittest.WithMiddleware(func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.URL.Path, "/info/refs") && !strings.HasPrefix(r.UserAgent(), "git/") {
+				listings.Add(1)
+			}
+			next.ServeHTTP(w, r)
+		})
+	}))
+	f := &fixture{t: t, env: iso.env, c: iso.c, ns: iso.env.Namespace(t), repo: srv.NewRepo(t, "deploy"), down: &atomic.Bool{}}
+	first := f.repo.Commit(t, "first", map[string]string{
+		"web/cm.yaml": configMapYAML("web", map[string]string{"v": "1"}),
+		"api/cm.yaml": configMapYAML("api", map[string]string{"v": "1"}),
+	})
+	f.application("web", "web")
+	f.application("api", "api")
+	f.eventually("web", "ready at the first commit", readyAt(first))
+	f.eventually("api", "ready at the first commit", readyAt(first))
+	second := f.repo.Commit(t, "v2", map[string]string{
+		"web/cm.yaml": configMapYAML("web", map[string]string{"v": "2"}),
+		"api/cm.yaml": configMapYAML("api", map[string]string{"v": "2"}),
+	})
+
+	request := func(name, at string) {
+		t.Helper()
+		app := f.get(name)
+		base := app.DeepCopy()
+		metav1.SetMetaDataAnnotation(&app.ObjectMeta, AnnotationRequestedAt, at)
+		require.NoError(t, f.c.Patch(ctxT(t), app, client.MergeFrom(base)))
+	}
+	handled := func(at, commit string) func(*v1alpha1.Application) bool {
+		return func(a *v1alpha1.Application) bool {
+			return a.Status.LastHandledReconcileAt == at && readyAt(commit)(a)
+		}
+	}
+	const at = "2026-12-04T10:00:00Z"
+	request("web", at)
+	f.eventually("web", "the request handled at the new commit", handled(at, second))
+	assert.Equal(t, map[string]string{"v": "2"}, f.configMap("web"))
+	assert.Equal(t, "main@sha1:"+first, f.get("api").Status.LastAttemptedRevision, "api was not asked")
+
+	before := listings.Load()
+	request("api", at)
+	f.eventually("api", "the request handled at the new commit", handled(at, second))
+	assert.Equal(t, before, listings.Load(), "the same request value shares web's fetch")
+
+	third := f.repo.Commit(t, "v3", map[string]string{"api/cm.yaml": configMapYAML("api", map[string]string{"v": "3"})})
+	request("api", "2026-12-04T10:05:00Z")
+	f.eventually("api", "a new request fetches afresh", handled("2026-12-04T10:05:00Z", third))
+	assert.Equal(t, map[string]string{"v": "3"}, f.configMap("api"))
+}
+
 // TestWebhookNeedsASecret: a receiver without a secret would refuse
 // every event; Run says so instead of starting.
 func TestWebhookNeedsASecret(t *testing.T) {

@@ -68,6 +68,11 @@ type ApplicationStatus struct {
 	// +optional
 	LastAttemptedRevision string `json:"lastAttemptedRevision,omitempty"`
 
+	// LastHandledReconcileAt is the value of the converge.dev/requested-at
+	// annotation the last pass ran for.
+	// +optional
+	LastHandledReconcileAt string `json:"lastHandledReconcileAt,omitempty"`
+
 	// Sync says whether the cluster matches the source.
 	// +optional
 	// +kubebuilder:validation:Enum=Synced;OutOfSync;Unknown
