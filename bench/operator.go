@@ -41,10 +41,13 @@ import (
 //     the commit, with objects per second and the API requests each side's
 //     processes made (client-go's own rest_client_requests_total);
 //   - operator-500-apps-idle: the CPU time of each side over two idle
-//     minutes, with API requests per idle reconcile, Git requests, and
-//     resident memory now and at peak (the window starts as the last app
-//     is Ready, so it holds each app's second pass, which records once
-//     that its plan changed nothing);
+//     minutes, with the API and Git requests made in them and resident
+//     memory now and at peak;
+//   - operator-500-apps-resync: every app asked for a pass at once
+//     (converge.dev/requested-at, reconcile.fluxcd.io/requestedAt), the
+//     commit unchanged → every one has handled it: a steady-state
+//     reconcile 500 times, with API requests per reconcile and the Git
+//     requests;
 //   - operator-500-apps-webhook: a push that changes one app → its object
 //     changed in the cluster, converge through its webhook receiver (a
 //     Gitea push event) and Flux through the annotation its
@@ -97,6 +100,9 @@ type fleetSide struct {
 	// release lists the kinds of ns deleted, their finalizers taken off
 	// first, once the side's processes stopped.
 	release []schema.GroupVersionKind
+	// requestAnnotation asks an app for a pass now; the pass echoes its
+	// value in status.lastHandledReconcileAt.
+	requestAnnotation string
 	// coalesce is the side's fetch-coalescing window, which bounds the
 	// Git requests of the storm a push starts (0: not checked).
 	coalesce time.Duration
@@ -114,6 +120,11 @@ type fleetFigures struct {
 	webhook, storm time.Duration
 	stormRequests  apiRequests
 	stormGit       int64
+	// resync: every app asked for a pass of the unchanged commit.
+	resync           time.Duration
+	resyncRequests   apiRequests
+	resyncReconciles float64
+	resyncGit        int64
 }
 
 type operatorBench struct {
@@ -196,10 +207,17 @@ func runOperator(ctx context.Context, h *harness) ([]result, error) {
 		Requests: int64(conv.idle.all), Writes: int64(conv.idle.writes),
 		Extra: []string{
 			fmt.Sprintf("window=%s interval=%s source_interval=%s", opIdleWindow, opInterval, opSourceEvery),
-			fmt.Sprintf("reconciles=%d requests_per_reconcile=%s git_requests=%d", int64(conv.idleReconciles), perReconcile(conv), conv.idleGit),
-			fmt.Sprintf("peer_reconciles=%d peer_requests=%d peer_requests_per_reconcile=%s peer_git_requests=%d",
-				int64(flux.idleReconciles), int64(flux.idle.all), perReconcile(flux), flux.idleGit),
+			fmt.Sprintf("reconciles=%d git_requests=%d", int64(conv.idleReconciles), conv.idleGit),
+			fmt.Sprintf("peer_reconciles=%d peer_requests=%d peer_git_requests=%d", int64(flux.idleReconciles), int64(flux.idle.all), flux.idleGit),
 			fmt.Sprintf("memory=%.0fMiB peak=%.0fMiB peer_memory=%.0fMiB peer_peak=%.0fMiB", mib(conv.rss), mib(conv.peak), mib(flux.rss), mib(flux.peak)),
+		},
+	}, {
+		Name: "operator-500-apps-resync", Converge: conv.resync, PeerName: peerName, Peer: flux.resync,
+		Requests: int64(conv.resyncRequests.all), Writes: int64(conv.resyncRequests.writes),
+		Extra: []string{
+			fmt.Sprintf("reconciles=%d requests_per_reconcile=%s git_requests=%d", int64(conv.resyncReconciles), perReconcile(conv.resyncRequests, conv.resyncReconciles), conv.resyncGit),
+			fmt.Sprintf("peer_reconciles=%d peer_requests=%d peer_writes=%d peer_requests_per_reconcile=%s peer_git_requests=%d",
+				int64(flux.resyncReconciles), int64(flux.resyncRequests.all), int64(flux.resyncRequests.writes), perReconcile(flux.resyncRequests, flux.resyncReconciles), flux.resyncGit),
 		},
 	}, {
 		Name: "operator-500-apps-webhook", Converge: conv.webhook, PeerName: peerName + "-receiver-annotation", Peer: flux.webhook,
@@ -228,11 +246,11 @@ func runOperator(ctx context.Context, h *harness) ([]result, error) {
 	return results, nil
 }
 
-func perReconcile(f fleetFigures) string {
-	if f.idleReconciles == 0 {
+func perReconcile(r apiRequests, reconciles float64) string {
+	if reconciles == 0 {
 		return "n/a"
 	}
-	return decimal(float64(int64(f.idle.all/f.idleReconciles*100)) / 100)
+	return decimal(float64(int64(r.all/reconciles*100)) / 100)
 }
 
 // measure runs one side from start to finish: its processes up, the apps
@@ -341,6 +359,34 @@ func (b *operatorBench) measure(ctx context.Context, s fleetSide, version string
 		f.rss, f.peak = f.rss+rss, f.peak+peak
 	}
 
+	// Every app asked for a pass at once, the commit unchanged: what a
+	// steady-state reconcile costs, 500 times.
+	fmt.Fprintf(os.Stderr, "bench: operator: %s: %d apps asked for a pass ...\n", s.name, opApps)
+	at := time.Now().UTC().Format(time.RFC3339Nano)
+	git0 = b.srv.requests.Load()
+	start = time.Now()
+	if err := annotateAll(ctx, c, s.kind, s.ns, s.requestAnnotation, at); err != nil {
+		return f, err
+	}
+	err = b.waitEvery(ctx, s, procs, "handled the request", func(obj *unstructured.Unstructured) (bool, string) {
+		handled, _, _ := unstructured.NestedString(obj.Object, "status", "lastHandledReconcileAt")
+		if handled != at {
+			return false, ""
+		}
+		return readyAt(obj, b.head)
+	})
+	if err != nil {
+		return f, err
+	}
+	f.resync = time.Since(start)
+	f.resyncGit = b.srv.requests.Load() - git0
+	resynced, err := scrape()
+	if err != nil {
+		return f, err
+	}
+	f.resyncRequests = requests(resynced).sub(requests(idle))
+	f.resyncReconciles = reconciles(resynced) - reconciles(idle)
+
 	commit, err := operatorPush(ctx, b.tree, version)
 	if err != nil {
 		return f, err
@@ -385,7 +431,7 @@ func (b *operatorBench) measure(ctx context.Context, s fleetSide, version string
 	if err != nil {
 		return f, err
 	}
-	f.stormRequests = requests(stormed).sub(requests(idle))
+	f.stormRequests = requests(stormed).sub(requests(resynced))
 	fmt.Fprintf(os.Stderr, "bench: operator: %s: %+v\n", s.name, f)
 	return f, nil
 }
@@ -395,6 +441,14 @@ func (b *operatorBench) measure(ctx context.Context, s fleetSide, version string
 // Ready to Unknown at the start of each reconcile, so under load there
 // is no moment when all 500 read True at once.
 func (b *operatorBench) waitAll(ctx context.Context, s fleetSide, commit string, procs []*controllerProc) error {
+	return b.waitEvery(ctx, s, procs, "Ready at "+commit[:min(12, len(commit))], func(obj *unstructured.Unstructured) (bool, string) {
+		return readyAt(obj, commit)
+	})
+}
+
+// waitEvery waits until cond has held of every app of s (what names it
+// in the error).
+func (b *operatorBench) waitEvery(ctx context.Context, s fleetSide, procs []*controllerProc, what string, cond func(*unstructured.Unstructured) (bool, string)) error {
 	var ready int
 	var last string
 	seen := map[string]bool{}
@@ -413,7 +467,7 @@ func (b *operatorBench) waitAll(ctx context.Context, s fleetSide, commit string,
 			if seen[it.GetName()] {
 				continue
 			}
-			ok, why := readyAt(&it, commit)
+			ok, why := cond(&it)
 			if ok {
 				seen[it.GetName()] = true
 			} else if why != "" {
@@ -424,7 +478,7 @@ func (b *operatorBench) waitAll(ctx context.Context, s fleetSide, commit string,
 		return ready == opApps, nil
 	})
 	if err != nil {
-		return fmt.Errorf("%d of %d apps Ready at %.12s within %s (last not ready: %s): %w", ready, opApps, commit, opReadyWithin, last, err)
+		return fmt.Errorf("%d of %d apps %s within %s (last not: %s): %w", ready, opApps, what, opReadyWithin, last, err)
 	}
 	return nil
 }
@@ -450,7 +504,7 @@ func readyAt(obj *unstructured.Unstructured, commit string) (bool, string) {
 
 func (b *operatorBench) convergeSide(ns string, serveFlux bool) fleetSide {
 	s := fleetSide{name: "converge", ns: ns, kind: applicationGVK, controller: "application", coalesce: 5 * time.Second, // --fetch-coalesce's default
-		release: []schema.GroupVersionKind{applicationGVK}}
+		requestAnnotation: "converge.dev/requested-at", release: []schema.GroupVersionKind{applicationGVK}}
 	var webhookAddr string
 	s.start = func(ctx context.Context) ([]*controllerProc, error) {
 		metrics, err := freeAddr()
@@ -529,7 +583,7 @@ func (b *operatorBench) convergeSide(ns string, serveFlux bool) fleetSide {
 
 func (b *operatorBench) fluxSide(ns string) fleetSide {
 	s := fleetSide{name: "flux", ns: ns, kind: kustomizationGVK, controller: "kustomization",
-		release: []schema.GroupVersionKind{kustomizationGVK, gitRepositoryGVK}}
+		requestAnnotation: "reconcile.fluxcd.io/requestedAt", release: []schema.GroupVersionKind{kustomizationGVK, gitRepositoryGVK}}
 	s.start = func(ctx context.Context) ([]*controllerProc, error) {
 		env := []string{"KUBECONFIG=" + b.env.Kubeconfig}
 		srcMetrics, err := freeAddr()
@@ -616,6 +670,32 @@ func createAll(ctx context.Context, c client.Client, n int, obj func(i int) *uns
 			o := obj(i)
 			if err := c.Create(ctx, o); err != nil {
 				return fmt.Errorf("create %s %s: %w", o.GetKind(), o.GetName(), err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// annotateAll sets annotation to value on every object of gvk in ns, as
+// `kubectl annotate --all` does.
+func annotateAll(ctx context.Context, c client.Client, gvk schema.GroupVersionKind, ns, annotation, value string) error {
+	list := &unstructured.UnstructuredList{}
+	list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+	if err := c.List(ctx, list, client.InNamespace(ns)); err != nil {
+		return err
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{annotation: value}}})
+	if err != nil {
+		return err
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i := range list.Items {
+		obj := &list.Items[i]
+		g.Go(func() error {
+			if err := c.Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch)); err != nil {
+				return fmt.Errorf("annotate %s %s: %w", gvk.Kind, obj.GetName(), err)
 			}
 			return nil
 		})
